@@ -1,0 +1,440 @@
+package main
+
+import (
+	"encoding/json"
+
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/data"
+	"github.com/thinkjepa/thinkjepa/internal/buildinfo"
+	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/internal/progress"
+	"github.com/thinkjepa/thinkjepa/jepa"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/weights"
+)
+
+func init() {
+	register(&command{
+		name:    "encode",
+		summary: "run the V-JEPA 2 encoder over clips and write token features",
+		usage:   "--weights W --input (episode.hdf5 | clip.npz | frames.npy | DIR | manifest.json) --out OUT [flags]",
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			o := encodeOpts{}
+			fs.StringVar(&o.weights, "weights", "", "checkpoint in thinkjepa format (from `thinkjepa weights import`); its config gives the architecture")
+			fs.StringVar(&o.input, "input", "", "an EgoDex episode .hdf5, a clip .npz, frames .npy ([T,H,W,3] uint8, or float32 with --no-preprocess), a directory of those, or a data manifest .json")
+			fs.StringVar(&o.out, "out", "", "output file for one input (.npy, or .npz with --split-clips); output directory for several")
+			fs.IntVar(&o.batch, "batch", 1, "clips per encoder forward")
+			fs.StringVar(&o.shard, "shard", "", "i/n: encode only inputs k with k mod n == i")
+			fs.BoolVar(&o.noPre, "no-preprocess", false, "input .npy is already normalised float32 [T,H,W,3]")
+			crop := fs.Bool("crop", false, "V-JEPA 2 eval transform: short side 292, centre crop 256 (default)")
+			squash := fs.Bool("squash", false, "resize frames directly to the crop size (ThinkJEPA v1 decode)")
+			fs.BoolVar(&o.split, "split-clips", false, "encode the observed and target halves separately (ThinkJEPA v2 layout) and write an .npz with vjepa_input_feats, vjepa_target_feats")
+			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode)")
+			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unexpected arguments %q", args)
+				}
+				if o.weights == "" || o.input == "" || o.out == "" {
+					return usageErrorf("--weights, --input and --out are required")
+				}
+				if *crop && *squash {
+					return usageErrorf("--crop and --squash exclude each other")
+				}
+				o.mode = jepa.Crop
+				if *squash {
+					o.mode = jepa.Squash
+				}
+				if o.batch < 1 {
+					return usageErrorf("--batch must be ≥ 1, got %d", o.batch)
+				}
+				if o.frames < 2 || o.frames%2 != 0 {
+					return usageErrorf("--frames must be even and ≥ 2, got %d", o.frames)
+				}
+				var err error
+				if o.shardI, o.shardN, err = parseShard(o.shard); err != nil {
+					return usageErrorf("%v", err)
+				}
+				return runEncode(o)
+			}
+		},
+	})
+}
+
+type encodeOpts struct {
+	weights, input, out, shard string
+	batch, frames              int
+	shardI, shardN             int
+	noPre, split, overwrite    bool
+	mode                       jepa.ResizeMode
+}
+
+// parseShard reads "i/n" (empty: 0/1).
+func parseShard(s string) (int, int, error) {
+	if s == "" {
+		return 0, 1, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", s)
+	}
+	return i, n, nil
+}
+
+// encodeItem is one input and where its features go.
+type encodeItem struct {
+	src     string
+	episode *data.Episode // set for manifest / .hdf5 inputs
+	out     string
+}
+
+func (o encodeOpts) ext() string {
+	if o.split {
+		return ".npz"
+	}
+	return ".npy"
+}
+
+// listInputs expands --input into items, assigns output paths and applies --shard.
+func listInputs(o encodeOpts) ([]encodeItem, error) {
+	st, err := os.Stat(o.input)
+	if err != nil {
+		return nil, fmt.Errorf("--input: %w", err)
+	}
+	var items []encodeItem
+	multi := false
+	switch {
+	case st.IsDir():
+		multi = true
+		err := filepath.WalkDir(o.input, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			switch strings.ToLower(filepath.Ext(p)) {
+			case ".hdf5", ".h5", ".npz", ".npy":
+				rel, _ := filepath.Rel(o.input, p)
+				items = append(items, encodeItem{src: p, out: strings.TrimSuffix(rel, filepath.Ext(rel))})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--input %s: %w", o.input, err)
+		}
+		if len(items) == 0 {
+			return nil, fmt.Errorf("--input %s: no .hdf5, .npz or .npy files", o.input)
+		}
+	case strings.EqualFold(filepath.Ext(o.input), ".json"):
+		multi = true
+		m, err := data.ReadManifest(o.input)
+		if err != nil {
+			return nil, err
+		}
+		for i := range m.Episodes {
+			ep := m.Episodes[i]
+			items = append(items, encodeItem{src: ep.Path, episode: &ep, out: filepath.FromSlash(ep.ID)})
+		}
+	default:
+		items = []encodeItem{{src: o.input, out: o.out}}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].src < items[j].src })
+	var mine []encodeItem
+	for k, it := range items {
+		if k%o.shardN != o.shardI {
+			continue
+		}
+		if multi {
+			it.out = filepath.Join(o.out, it.out+o.ext())
+		}
+		mine = append(mine, it)
+	}
+	return mine, nil
+}
+
+// loadedClip is one input ready for the encoder: [C,T,S,S] normalised.
+type loadedClip struct {
+	video      []float32
+	T, H, W    int
+	past       int
+	frameIndex []int
+}
+
+func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
+	ext := strings.ToLower(filepath.Ext(it.src))
+	if o.noPre && ext != ".npy" {
+		return nil, fmt.Errorf("%s: --no-preprocess needs a float32 .npy [T,H,W,3]", it.src)
+	}
+	var frames []uint8
+	var T, H, W, past int
+	var idx []int
+	mode := o.mode
+	switch {
+	case it.episode != nil || ext == ".hdf5" || ext == ".h5":
+		ep := data.EpisodeFromPath(it.src)
+		if it.episode != nil {
+			ep = *it.episode
+		}
+		// Decode through ffmpeg to a square (aspect-preserving crop for --crop), at
+		// 292 px for crop 256 so that the centre crop below completes §1.1.
+		vo := data.VideoOptions{W: crop, H: crop}
+		if mode == jepa.Crop {
+			side := crop * 256 / 224
+			vo = data.VideoOptions{W: side, H: side, Crop: true}
+		}
+		c, err := data.LoadClip(ep, data.Episode64{T: o.frames}, data.LoadOptions{Video: vo})
+		if err != nil {
+			return nil, err
+		}
+		frames, T, H, W, past, idx = c.Frames, c.T, c.H, c.W, c.Past, c.FrameIndices
+	case ext == ".npz":
+		c, err := data.ReadClipNPZ(it.src)
+		if err != nil {
+			return nil, err
+		}
+		frames, T, H, W, past, idx = c.Frames, c.T, c.H, c.W, c.Past, c.FrameIndices
+	case ext == ".npy":
+		a, err := npy.ReadNPYFile(it.src)
+		if err != nil {
+			return nil, err
+		}
+		if len(a.Shape) != 4 || a.Shape[3] != 3 {
+			return nil, fmt.Errorf("%s: shape %v, expected [T,H,W,3]", it.src, a.Shape)
+		}
+		T, H, W = a.Shape[0], a.Shape[1], a.Shape[2]
+		if o.noPre {
+			if a.DType != npy.Float32 && a.DType != npy.Float16 && a.DType != npy.Float64 {
+				return nil, fmt.Errorf("%s: dtype %s, --no-preprocess expects normalised float32 [T,H,W,3]", it.src, a.DType)
+			}
+			x, err := a.Float32s()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.src, err)
+			}
+			for i, v := range x {
+				if v != v || v > 1e30 || v < -1e30 {
+					return nil, fmt.Errorf("%s: value %d is %g (not finite)", it.src, i, v)
+				}
+			}
+			v, err := jepa.THWCToCTHW(x, T, H, W, 3)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.src, err)
+			}
+			return &loadedClip{video: v, T: T, H: H, W: W, past: T / 2}, nil
+		}
+		if a.DType != npy.Uint8 {
+			return nil, fmt.Errorf("%s: dtype %s, expected uint8 RGB frames (pass --no-preprocess for normalised float32)", it.src, a.DType)
+		}
+		if frames, err = a.Uint8s(); err != nil {
+			return nil, fmt.Errorf("%s: frames must be uint8 RGB (or pass --no-preprocess for normalised float32): %w", it.src, err)
+		}
+	default:
+		return nil, fmt.Errorf("%s: unknown input type %q (want .hdf5, .npz, .npy or a manifest .json)", it.src, ext)
+	}
+	v, err := jepa.Preprocess(frames, T, H, W, crop, mode)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", it.src, err)
+	}
+	if past <= 0 {
+		past = T / 2
+	}
+	return &loadedClip{video: v, T: T, H: crop, W: crop, past: past, frameIndex: idx}, nil
+}
+
+// sliceFrames takes frames [t0,t1) of a [C,T,H,W] clip.
+func sliceFrames(v []float32, C, T, H, W, t0, t1 int) []float32 {
+	out := make([]float32, 0, C*(t1-t0)*H*W)
+	for c := 0; c < C; c++ {
+		out = append(out, v[(c*T+t0)*H*W:(c*T+t1)*H*W]...)
+	}
+	return out
+}
+
+func runEncode(o encodeOpts) error {
+	ck, err := weights.Load(o.weights)
+	if err != nil {
+		return err
+	}
+	cfg, err := arch.EncoderFromJSON(ck.Config)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.weights, err)
+	}
+	cfg.OutLayers = nil
+	src := ck.Sub(weights.PrefixEncoder)
+	if len(src) == 0 {
+		src = ck.Tensors
+	}
+	host := map[string]jepa.HostTensor{}
+	for n, t := range src {
+		host[n] = jepa.HostTensor{Shape: t.Shape, Data: t.Data}
+	}
+	e := cpu.New()
+	enc, err := jepa.NewEncoder(e, cfg)
+	if err != nil {
+		return err
+	}
+	unused, err := enc.Load(e, host)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.weights, err)
+	}
+	if len(unused) > 0 {
+		slog.Info("encoder weights not used", "count", len(unused), "names", unused)
+	}
+	items, err := listInputs(o)
+	if err != nil {
+		return err
+	}
+	var todo []encodeItem
+	for _, it := range items {
+		if !o.overwrite && fsutil.Exists(it.out) {
+			continue
+		}
+		todo = append(todo, it)
+	}
+	slog.Info("encode", "inputs", len(items), "to_do", len(todo), "skipped_existing", len(items)-len(todo), "engine", e.Name(),
+		"arch", fmt.Sprintf("D=%d depth=%d heads=%d", cfg.EmbedDim, cfg.Depth, cfg.NumHeads))
+	cfgJSON, _ := json.Marshal(cfg)
+	bar := progress.New(len(todo), "encode")
+	defer bar.Finish()
+	var failed []string
+	for start := 0; start < len(todo); start += o.batch {
+		end := min(start+o.batch, len(todo))
+		batch := todo[start:end]
+		clips := make([]*loadedClip, len(batch))
+		for i, it := range batch {
+			if clips[i], err = loadInput(it, o, cfg.ImgSize); err != nil {
+				if len(todo) == 1 {
+					return err
+				}
+				slog.Error("skipping input", "input", it.src, "err", err)
+				failed = append(failed, it.src)
+			}
+		}
+		if err := encodeBatch(e, enc, batch, clips, o, cfgJSON); err != nil {
+			return err
+		}
+		bar.Add(len(batch))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), len(todo), failed[0])
+	}
+	return nil
+}
+
+// encodeBatch encodes the loaded clips of a batch (nil entries failed to load), grouping
+// same-sized clips (or halves with --split-clips) into one forward, and writes outputs.
+func encodeBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*loadedClip, o encodeOpts, cfgJSON []byte) error {
+	type part struct {
+		item, half int
+		video      []float32
+		T, H, W    int
+	}
+	var parts []part
+	for i, c := range clips {
+		if c == nil {
+			continue
+		}
+		if o.split {
+			if c.past <= 0 || c.past >= c.T {
+				return fmt.Errorf("%s: cannot split %d frames at %d", items[i].src, c.T, c.past)
+			}
+			parts = append(parts, part{i, 0, sliceFrames(c.video, 3, c.T, c.H, c.W, 0, c.past), c.past, c.H, c.W},
+				part{i, 1, sliceFrames(c.video, 3, c.T, c.H, c.W, c.past, c.T), c.T - c.past, c.H, c.W})
+		} else {
+			parts = append(parts, part{i, 0, c.video, c.T, c.H, c.W})
+		}
+	}
+	feats := make([][2][]float32, len(items))
+	done := make([]bool, len(parts))
+	for i := range parts {
+		if done[i] {
+			continue
+		}
+		var group []int
+		for j := i; j < len(parts); j++ {
+			if !done[j] && parts[j].T == parts[i].T && parts[j].H == parts[i].H && parts[j].W == parts[i].W {
+				group = append(group, j)
+				done[j] = true
+			}
+		}
+		videos := make([][]float32, len(group))
+		for k, j := range group {
+			videos[k] = parts[j].video
+		}
+		t0 := time.Now()
+		out, err := enc.Encode(e, videos, parts[i].T, parts[i].H, parts[i].W)
+		if err != nil {
+			return fmt.Errorf("%s: %w", items[parts[i].item].src, err)
+		}
+		slog.Debug("forward", "clips", len(group), "seconds", time.Since(t0).Seconds())
+		for k, j := range group {
+			feats[parts[j].item][parts[j].half] = out[k]
+		}
+	}
+	D := enc.Cfg.EmbedDim
+	for i, it := range items {
+		c := clips[i]
+		if c == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(it.out), 0o755); err != nil && filepath.Dir(it.out) != "." {
+			return err
+		}
+		tp, hp, wp := enc.Cfg.Grid(c.T, c.H, c.W)
+		meta := map[string]any{"source": it.src, "config": json.RawMessage(cfgJSON), "weights": o.weights,
+			"preprocess": preprocessName(o), "build": buildinfo.Get(), "frame_indices": c.frameIndex}
+		metaJSON, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		if o.split {
+			tpIn, _, _ := enc.Cfg.Grid(c.past, c.H, c.W)
+			tpTg, _, _ := enc.Cfg.Grid(c.T-c.past, c.H, c.W)
+			w := npy.NewNPZWriter()
+			w.Add("vjepa_input_feats", npy.FromFloat32(feats[i][0], tpIn, hp*wp, D))
+			w.Add("vjepa_target_feats", npy.FromFloat32(feats[i][1], tpTg, hp*wp, D))
+			if c.frameIndex != nil {
+				idx := make([]int32, len(c.frameIndex))
+				for k, v := range c.frameIndex {
+					idx[k] = int32(v)
+				}
+				w.Add("past_raw_indices", npy.FromInt32(idx[:c.past], c.past))
+				w.Add("target_raw_indices", npy.FromInt32(idx[c.past:], c.T-c.past))
+			}
+			w.Add("provenance", npy.FromString(string(metaJSON)))
+			if err := w.WriteFile(it.out); err != nil {
+				return fmt.Errorf("writing %s: %w", it.out, err)
+			}
+			continue
+		}
+		if err := fsutil.WriteFileAtomic(it.out+".meta.json", metaJSON); err != nil {
+			return fmt.Errorf("writing %s.meta.json: %w", it.out, err)
+		}
+		// The features file is written last: its presence marks the input as done.
+		if err := npy.WriteNPYFile(it.out, npy.FromFloat32(feats[i][0], tp, hp*wp, D)); err != nil {
+			return fmt.Errorf("writing %s: %w", it.out, err)
+		}
+	}
+	return nil
+}
+
+func preprocessName(o encodeOpts) string {
+	switch {
+	case o.noPre:
+		return "none (input already normalised)"
+	case o.mode == jepa.Squash:
+		return "squash"
+	}
+	return "crop"
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/thinkjepa/thinkjepa/data/synth"
+	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+)
+
+func init() {
+	register(&command{
+		name:    "synth",
+		summary: "write the built-in synthetic data set (EgoDex layout + a small Ego-Exo4D layout)",
+		usage:   "--out DIR [flags]",
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			out := fs.String("out", "", "output directory (required)")
+			n := fs.Int("episodes", 48, "number of EgoDex-layout episodes")
+			egoexo := fs.Int("egoexo", 6, "number of Ego-Exo4D-layout takes under OUT/egoexo4d (0: none)")
+			seed := fs.Uint64("seed", 1, "random seed")
+			w := fs.Int("width", 384, "EgoDex video width (K scaled from 1920×1080)")
+			h := fs.Int("height", 216, "EgoDex video height")
+			workers := fs.Int("workers", 2, "episodes generated in parallel")
+			overwrite := fs.Bool("overwrite", false, "write into a non-empty OUT")
+			return func(args []string) error {
+				args, err := interspersed(fs, args)
+				if err != nil {
+					return err
+				}
+				if len(args) > 0 {
+					return usageErrorf("unexpected arguments %v", args)
+				}
+				if *out == "" {
+					return usageErrorf("--out is required")
+				}
+				if *n < 1 {
+					return usageErrorf("--episodes must be ≥ 1")
+				}
+				if fsutil.Exists(filepath.Join(*out, "synth.json")) && !*overwrite {
+					return fmt.Errorf("%s already holds a synthetic set (synth.json); pass --overwrite to regenerate", *out)
+				}
+				if err := os.MkdirAll(*out, 0o755); err != nil {
+					return err
+				}
+				t0 := time.Now()
+				err = synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers})
+				if err != nil {
+					return err
+				}
+				slog.Info("synth: done", "out", *out, "episodes", *n, "egoexo_takes", *egoexo, "seed", *seed, "seconds", time.Since(t0).Seconds())
+				return nil
+			}
+		},
+	})
+}

@@ -1,0 +1,180 @@
+package film
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+)
+
+// readSafetensors reads an F32 safetensors file (the golden fixtures' weights).
+func readSafetensors(path string) (map[string][]float32, map[string][]int, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) < 8 {
+		return nil, nil, fmt.Errorf("%s: truncated", path)
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if uint64(len(raw)) < 8+n {
+		return nil, nil, fmt.Errorf("%s: header length %d beyond file", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &hdr); err != nil {
+		return nil, nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	body := raw[8+n:]
+	vals, shapes := map[string][]float32{}, map[string][]int{}
+	for k, v := range hdr {
+		if k == "__metadata__" {
+			continue
+		}
+		var e struct {
+			Dtype   string `json:"dtype"`
+			Shape   []int  `json:"shape"`
+			Offsets [2]int `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, nil, fmt.Errorf("%s: %s: %w", path, k, err)
+		}
+		if e.Dtype != "F32" || e.Offsets[1] > len(body) {
+			return nil, nil, fmt.Errorf("%s: %s: dtype %s offsets %v", path, k, e.Dtype, e.Offsets)
+		}
+		b := body[e.Offsets[0]:e.Offsets[1]]
+		f := make([]float32, len(b)/4)
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		vals[k], shapes[k] = f, e.Shape
+	}
+	return vals, shapes, nil
+}
+
+func relDiff(got []float32, want []float64) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - want[i]
+		num += d * d
+		den += want[i] * want[i]
+	}
+	return math.Sqrt(num / math.Max(den, 1e-30))
+}
+
+// TestGoldenGuidanceTiny checks forward and backward against the PyTorch reference
+// (tools/reference, case guidance_tiny).
+func TestGoldenGuidanceTiny(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "golden", "guidance_tiny")
+	var gc struct {
+		EmbedDim  int `json:"embed_dim"`
+		VLMDim    int `json:"vlm_dim"`
+		Depth     int `json:"depth"`
+		Hidden    int `json:"fusion_hidden_dim"`
+		SOld      int `json:"s_old"`
+		SNew      int `json:"s_new"`
+		Batch     int `json:"batch"`
+		NumLayers int `json:"num_pyramid_layers"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &gc); err != nil {
+		t.Fatal(err)
+	}
+	e := cpu.New()
+	bank, err := New(e, Config{VLMDim: gc.VLMDim, Width: gc.EmbedDim, Hidden: gc.Hidden, NumBlocks: gc.Depth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, shapes, err := readSafetensors(filepath.Join(dir, "weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != len(bank.Params.List()) {
+		t.Fatalf("fixture has %d tensors, bank has %d", len(ws), len(bank.Params.List()))
+	}
+	for k, v := range ws {
+		if err := bank.Params.Set(e, k, shapes[k], v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	f64 := func(key string) []float64 {
+		a, err := z.Get(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := a.Float64s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	f32 := func(v []float64) []float32 {
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	B, L, C := gc.Batch, gc.NumLayers, gc.EmbedDim
+	oldX := e.FromHost(f32(f64("vlm_old")), B, L, gc.SOld, gc.VLMDim)
+	newX := e.FromHost(f32(f64("vlm_new")), B, L, gc.SNew, gc.VLMDim)
+	in := &Input{B: B,
+		Old: &Stream{X: oldX, Mask: f32(f64("vlm_old_mask")), L: L, S: gc.SOld},
+		New: &Stream{X: newX, Mask: f32(f64("vlm_new_mask")), L: L, S: gc.SNew},
+	}
+	out, err := bank.Forward(e, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release(e)
+	// Reference layout [depth, B, C].
+	var gotG, gotB []float32
+	for k := range out.Gamma {
+		gotG = append(gotG, e.ToHost(out.Gamma[k])...)
+		gotB = append(gotB, e.ToHost(out.Beta[k])...)
+	}
+	for name, got := range map[string][]float32{"gammas": gotG, "betas": gotB} {
+		r := relDiff(got, f64("out."+name))
+		t.Logf("out.%s: relative error %.2e", name, r)
+		if r > 1e-5 {
+			t.Errorf("out.%s: relative error %.2e", name, r)
+		}
+	}
+	gg, gb := f32(f64("grad_out.gammas")), f32(f64("grad_out.betas"))
+	var dG, dB []*nn.Tensor
+	for k := 0; k < gc.Depth; k++ {
+		dG = append(dG, e.FromHost(gg[k*B*C:(k+1)*B*C], B, C))
+		dB = append(dB, e.FromHost(gb[k*B*C:(k+1)*B*C], B, C))
+	}
+	dOld, dNew := e.Zeros(oldX.Shape...), e.Zeros(newX.Shape...)
+	bank.Params.ZeroGrad(e)
+	out.Backward(e, dG, dB, dOld, dNew)
+	var worst float64
+	check := func(name string, got []float32) {
+		r := relDiff(got, f64("grad."+name))
+		worst = math.Max(worst, r)
+		if r > 1e-4 {
+			t.Errorf("grad.%s: relative error %.2e", name, r)
+		}
+	}
+	for _, p := range bank.Params.List() {
+		check(p.Name, e.ToHost(p.G))
+	}
+	check("vlm_old", e.ToHost(dOld))
+	check("vlm_new", e.ToHost(dNew))
+	t.Logf("worst gradient relative error %.2e", worst)
+}

@@ -1,0 +1,281 @@
+package jepa
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/weights"
+)
+
+// golden is one fixture case of testdata/golden (tools/reference/README.md).
+type golden struct {
+	dir     string
+	config  []byte
+	tensors map[string]HostTensor
+	io      *npy.NPZ
+}
+
+func loadGolden(t *testing.T, name string) *golden {
+	t.Helper()
+	dir := filepath.Join("..", "testdata", "golden", name)
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatalf("fixture %s: %v (regenerate with tools/reference/make_golden.py)", name, err)
+	}
+	f, err := weights.ReadSafetensors(filepath.Join(dir, "weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensors := map[string]HostTensor{}
+	for n, tt := range f.Tensors {
+		tensors[n] = HostTensor{Shape: tt.Shape, Data: tt.Data}
+	}
+	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	return &golden{dir: dir, config: cfg, tensors: tensors, io: z}
+}
+
+func (g *golden) f64(t *testing.T, key string) ([]float64, []int) {
+	t.Helper()
+	a, err := g.io.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Float64s()
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	return v, a.Shape
+}
+
+func (g *golden) tensor(t *testing.T, e nn.Engine, key string) *nn.Tensor {
+	v, shape := g.f64(t, key)
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return e.FromHost(f, shape...)
+}
+
+func (g *golden) ints(t *testing.T, key string) ([]int64, []int) {
+	t.Helper()
+	a, err := g.io.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Int64s()
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	return v, a.Shape
+}
+
+// relErr is ‖got−ref‖/‖ref‖ (absolute norm when the reference is zero).
+func relErr(got []float32, ref []float64) float64 {
+	var num, den float64
+	for i := range ref {
+		d := float64(got[i]) - ref[i]
+		num += d * d
+		den += ref[i] * ref[i]
+	}
+	if den == 0 {
+		return math.Sqrt(num)
+	}
+	return math.Sqrt(num / den)
+}
+
+func (g *golden) check(t *testing.T, e nn.Engine, what string, got *nn.Tensor, key string, tol float64) {
+	t.Helper()
+	ref, _ := g.f64(t, key)
+	h := e.ToHost(got)
+	if len(h) < len(ref) {
+		t.Fatalf("%s: %d values, reference %s has %d", what, len(h), key, len(ref))
+	}
+	r := relErr(h[:len(ref)], ref)
+	if !(r <= tol) {
+		t.Errorf("%s: relative error %.3g > %.0e", what, r, tol)
+	}
+	if testing.Verbose() && !strings.HasPrefix(what, "grad of ") {
+		t.Logf("%s: relative error %.2g", what, r)
+	}
+}
+
+// checkParamGrads compares every parameter gradient with grad.<name>.
+func (g *golden) checkParamGrads(t *testing.T, e nn.Engine, ps *nn.ParamSet) {
+	t.Helper()
+	for _, p := range ps.List() {
+		g.check(t, e, "grad of "+p.Name, p.G, "grad."+p.Name, 1e-4)
+	}
+}
+
+const outTol, gradTol = 1e-5, 1e-4
+
+func TestEncoderGolden(t *testing.T) {
+	for _, name := range []string{"encoder_tiny", "encoder_hd80", "encoder_outlayers"} {
+		t.Run(name, func(t *testing.T) {
+			e := cpu.New()
+			g := loadGolden(t, name)
+			cfg, err := arch.ParseEncoder(g.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := NewEncoder(e, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unused, err := enc.Load(e, g.tensors)
+			if err != nil || len(unused) > 0 {
+				t.Fatalf("load: %v, unused %v", err, unused)
+			}
+			x := g.tensor(t, e, "x")
+			B, T, H, W := x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4]
+			// Inference path first: it frees as it goes and must give the same outputs.
+			outs, _, err := enc.Forward(e, x, B, T, H, W, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := []string{"out"}
+			if len(cfg.OutLayers) > 0 {
+				keys = nil
+				for i := range cfg.OutLayers {
+					keys = append(keys, fmt.Sprintf("out.%d", cfg.OutLayers[i]))
+				}
+			}
+			for i, k := range keys {
+				g.check(t, e, "inference "+k, outs[i], k, outTol)
+			}
+			outs, cache, err := enc.Forward(e, x, B, T, H, W, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, k := range keys {
+				g.check(t, e, "train "+k, outs[i], k, outTol)
+			}
+			if !g.io.Has("grad_out") {
+				return
+			}
+			dx := e.Zeros(x.Shape...)
+			if err := enc.Backward(e, cache, []*nn.Tensor{g.tensor(t, e, "grad_out")}, dx); err != nil {
+				t.Fatal(err)
+			}
+			g.check(t, e, "grad.x", dx, "grad.x", gradTol)
+			g.checkParamGrads(t, e, enc.Params)
+		})
+	}
+}
+
+func TestVJEPAPredictorGolden(t *testing.T) {
+	e := cpu.New()
+	g := loadGolden(t, "vjepa_predictor_tiny")
+	cfg, err := arch.ParsePredictor(g.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewVJEPAPredictor(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unused, err := p.Load(e, g.tensors); err != nil || len(unused) > 0 {
+		t.Fatalf("load: %v, unused %v", err, unused)
+	}
+	rows := func(key string) [][]int32 {
+		v, shape := g.ints(t, key)
+		out := make([][]int32, shape[0])
+		for b := range out {
+			for _, id := range v[b*shape[1] : (b+1)*shape[1]] {
+				out[b] = append(out[b], int32(id))
+			}
+		}
+		return out
+	}
+	mx, my := rows("masks_x"), rows("masks_y")
+	mi, _ := g.ints(t, "mask_index")
+	x := g.tensor(t, e, "x")
+	out, _, err := p.Forward(e, x, mx, my, int(mi[0]), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, "inference out", out, "out", outTol)
+	out, cache, err := p.Forward(e, x, mx, my, int(mi[0]), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, "train out", out, "out", outTol)
+	dx := e.Zeros(x.Shape...)
+	p.Backward(e, cache, g.tensor(t, e, "grad_out"), dx)
+	g.check(t, e, "grad.x", dx, "grad.x", gradTol)
+	g.checkParamGrads(t, e, p.Params)
+}
+
+func TestThinkPredictorGolden(t *testing.T) {
+	for _, name := range []string{"thinkjepa_predictor_tiny", "thinkjepa_predictor_causal"} {
+		t.Run(name, func(t *testing.T) {
+			e := cpu.New()
+			g := loadGolden(t, name)
+			cfg, err := arch.ParseThink(g.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewThinkPredictor(e, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if unused, err := p.Load(e, g.tensors); err != nil || len(unused) > 0 {
+				t.Fatalf("load: %v, unused %v", err, unused)
+			}
+			x := g.tensor(t, e, "x_ctx")
+			B := x.Shape[0]
+			split := func(key string) []*nn.Tensor {
+				all := g.tensor(t, e, key) // [L,B,D]
+				h := e.ToHost(all)
+				n := B * cfg.PredictorEmbedDim
+				var out []*nn.Tensor
+				for l := 0; l < cfg.Depth; l++ {
+					out = append(out, e.FromHost(h[l*n:(l+1)*n], B, cfg.PredictorEmbedDim))
+				}
+				return out
+			}
+			gam, bet := split("gammas"), split("betas")
+			out, _, err := p.Forward(e, x, B, gam, bet, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.check(t, e, "inference out", out, "out", outTol)
+			out, cache, err := p.Forward(e, x, B, gam, bet, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.check(t, e, "train out", out, "out", outTol)
+			dG, dB := make([]*nn.Tensor, cfg.Depth), make([]*nn.Tensor, cfg.Depth)
+			for l := range dG {
+				dG[l], dB[l] = e.Zeros(B, cfg.PredictorEmbedDim), e.Zeros(B, cfg.PredictorEmbedDim)
+			}
+			dx := e.Zeros(x.Shape...)
+			if err := p.Backward(e, cache, g.tensor(t, e, "grad_out"), dG, dB, dx); err != nil {
+				t.Fatal(err)
+			}
+			g.check(t, e, "grad.x_ctx", dx, "grad.x_ctx", gradTol)
+			join := func(ts []*nn.Tensor) *nn.Tensor {
+				var h []float32
+				for _, t := range ts {
+					h = append(h, e.ToHost(t)...)
+				}
+				return e.FromHost(h, len(h))
+			}
+			g.check(t, e, "grad.gammas", join(dG), "grad.gammas", gradTol)
+			g.check(t, e, "grad.betas", join(dB), "grad.betas", gradTol)
+			g.checkParamGrads(t, e, p.Params)
+		})
+	}
+}

@@ -1,0 +1,157 @@
+package rollout
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+)
+
+// readSafetensors reads an F32 safetensors file (the golden fixtures' weights).
+func readSafetensors(path string) (map[string][]float32, map[string][]int, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) < 8 {
+		return nil, nil, fmt.Errorf("%s: truncated", path)
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if uint64(len(raw)) < 8+n {
+		return nil, nil, fmt.Errorf("%s: header length %d beyond file", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &hdr); err != nil {
+		return nil, nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	body := raw[8+n:]
+	vals, shapes := map[string][]float32{}, map[string][]int{}
+	for k, v := range hdr {
+		if k == "__metadata__" {
+			continue
+		}
+		var e struct {
+			Dtype   string `json:"dtype"`
+			Shape   []int  `json:"shape"`
+			Offsets [2]int `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, nil, fmt.Errorf("%s: %s: %w", path, k, err)
+		}
+		if e.Dtype != "F32" || e.Offsets[1] > len(body) {
+			return nil, nil, fmt.Errorf("%s: %s: dtype %s offsets %v", path, k, e.Dtype, e.Offsets)
+		}
+		b := body[e.Offsets[0]:e.Offsets[1]]
+		f := make([]float32, len(b)/4)
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		vals[k], shapes[k] = f, e.Shape
+	}
+	return vals, shapes, nil
+}
+
+func relDiff(got []float32, want []float64) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - want[i]
+		num += d * d
+		den += want[i] * want[i]
+	}
+	return math.Sqrt(num / math.Max(den, 1e-30))
+}
+
+// TestGoldenHeadTiny checks forward and backward against the PyTorch reference
+// (tools/reference, case head_tiny).
+func TestGoldenHeadTiny(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "golden", "head_tiny")
+	var gc struct {
+		EmbedDim int `json:"embed_dim"`
+		Heads    int `json:"num_heads"`
+		T        int `json:"num_frames"`
+		P        int `json:"tokens_per_frame"`
+		Joints   int `json:"num_joints"`
+		Batch    int `json:"batch"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &gc); err != nil {
+		t.Fatal(err)
+	}
+	e := cpu.New()
+	h, err := NewHead(e, HeadConfig{Dim: gc.EmbedDim, Hidden: gc.EmbedDim, Heads: gc.Heads, Joints: gc.Joints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, shapes, err := readSafetensors(filepath.Join(dir, "weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != len(h.Params.List()) {
+		t.Fatalf("fixture has %d tensors, head has %d", len(ws), len(h.Params.List()))
+	}
+	for k, v := range ws {
+		if err := h.Params.Set(e, k, shapes[k], v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	f64 := func(key string) []float64 {
+		a, err := z.Get(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := a.Float64s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	f32 := func(v []float64) []float32 {
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	B, T, P, D := gc.Batch, gc.T, gc.P, gc.EmbedDim
+	x := e.FromHost(f32(f64("x")), B, T, P, D)
+	o, err := h.Forward(e, x, B, T, P)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Release(e)
+	r := relDiff(e.ToHost(o.Out), f64("out"))
+	t.Logf("out: relative error %.2e", r)
+	if r > 1e-5 {
+		t.Errorf("out: relative error %.2e", r)
+	}
+	dX := e.Zeros(B, T, P, D)
+	h.Params.ZeroGrad(e)
+	o.Backward(e, e.FromHost(f32(f64("grad_out")), B, T/2, gc.Joints, 3), dX)
+	var worst float64
+	check := func(name string, got []float32) {
+		r := relDiff(got, f64("grad."+name))
+		worst = math.Max(worst, r)
+		if r > 1e-4 {
+			t.Errorf("grad.%s: relative error %.2e", name, r)
+		}
+	}
+	for _, p := range h.Params.List() {
+		check(p.Name, e.ToHost(p.G))
+	}
+	check("x", e.ToHost(dX))
+	t.Logf("worst gradient relative error %.2e", worst)
+}

@@ -1,0 +1,163 @@
+package rollout
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+)
+
+func randVec(rng *rand.Rand, n int, scale float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * scale)
+	}
+	return v
+}
+
+func relErr(a, b []float64) float64 {
+	var num, den float64
+	for i := range a {
+		num += (a[i] - b[i]) * (a[i] - b[i])
+		den += b[i] * b[i]
+	}
+	return math.Sqrt(num / math.Max(den, 1e-30))
+}
+
+// numGrad is the central-difference gradient of loss with respect to tensor dst.
+func numGrad(e nn.Engine, dst *nn.Tensor, loss func() float64, h float32) []float64 {
+	data := e.ToHost(dst)
+	g := make([]float64, len(data))
+	set := func() {
+		t := e.FromHost(data, dst.Shape...)
+		e.CopyInto(dst, t)
+	}
+	for i := range data {
+		orig := data[i]
+		data[i] = orig + h
+		set()
+		lp := loss()
+		data[i] = orig - h
+		set()
+		lm := loss()
+		data[i] = orig
+		set()
+		g[i] = (lp - lm) / (2 * float64(h))
+	}
+	return g
+}
+
+func dot(a []float32, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+func TestHeadGradients(t *testing.T) {
+	e := cpu.New()
+	rng := rand.New(rand.NewPCG(3, 4))
+	cfg := HeadConfig{Dim: 8, Hidden: 6, Heads: 2, Joints: 2}
+	h, err := NewHead(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Init(e, rng)
+	for _, p := range h.Params.List() {
+		if len(p.Shape) == 1 { // exercise LN affine and biases
+			nn.InitUniform(e, p, rng, 0.5)
+		}
+	}
+	B, T, P := 2, 4, 3
+	x := e.FromHost(randVec(rng, B*T*P*cfg.Dim, 1), B, T, P, cfg.Dim)
+	r := randVec(rng, B*T/2*cfg.Joints*3, 1)
+	loss := func() float64 {
+		o, err := h.Forward(e, x, B, T, P)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Release(e)
+		return dot(e.ToHost(o.Out), r)
+	}
+	o, err := h.Forward(e, x, B, T, P)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Out.Len(); got != B*T/2*cfg.Joints*3 {
+		t.Fatalf("output has %d values", got)
+	}
+	dX := e.Zeros(B, T, P, cfg.Dim)
+	h.Params.ZeroGrad(e)
+	o.Backward(e, e.FromHost(r, B, T/2, cfg.Joints, 3), dX)
+	o.Release(e)
+	check := func(name string, dst *nn.Tensor, ana []float32) {
+		num := numGrad(e, dst, loss, 1e-2)
+		a := make([]float64, len(ana))
+		for i, v := range ana {
+			a[i] = float64(v)
+		}
+		if re := relErr(a, num); re > 5e-3 || math.IsNaN(re) {
+			t.Errorf("%s: relative error %.2e", name, re)
+		}
+	}
+	for _, p := range h.Params.List() {
+		check(p.Name, p.W, e.ToHost(p.G))
+	}
+	check("x", x, e.ToHost(dX))
+}
+
+// The AvgPool pairs frames 2t and 2t+1: swapping frames within a pair leaves the output
+// unchanged, swapping across pairs changes it.
+func TestHeadPoolsFramePairs(t *testing.T) {
+	e := cpu.New()
+	rng := rand.New(rand.NewPCG(7, 8))
+	cfg := HeadConfig{Dim: 8, Hidden: 8, Heads: 2, Joints: 3}
+	h, _ := NewHead(e, cfg)
+	h.Init(e, rng)
+	B, T, P := 1, 4, 2
+	frame := P * cfg.Dim
+	x := randVec(rng, B*T*frame, 1)
+	run := func(v []float32) []float32 {
+		o, err := h.Forward(e, e.FromHost(v, B, T, P, cfg.Dim), B, T, P)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Release(e)
+		return e.ToHost(o.Out)
+	}
+	swap := func(a, b int) []float32 {
+		v := append([]float32(nil), x...)
+		copy(v[a*frame:], x[b*frame:(b+1)*frame])
+		copy(v[b*frame:], x[a*frame:(a+1)*frame])
+		return v
+	}
+	base, within, across := run(x), run(swap(0, 1)), run(swap(1, 2))
+	var dw, da float64
+	for i := range base {
+		dw = math.Max(dw, math.Abs(float64(base[i]-within[i])))
+		da = math.Max(da, math.Abs(float64(base[i]-across[i])))
+	}
+	if dw > 1e-5 {
+		t.Errorf("swapping frames 0,1 changed the output by %g", dw)
+	}
+	if da < 1e-4 {
+		t.Errorf("swapping frames 1,2 did not change the output (%g)", da)
+	}
+}
+
+func TestHeadRejectsBadShapes(t *testing.T) {
+	e := cpu.New()
+	h, _ := NewHead(e, HeadConfig{Dim: 4, Hidden: 4, Heads: 2, Joints: 2})
+	if _, err := h.Forward(e, e.Zeros(1, 3, 2, 4), 1, 3, 2); err == nil {
+		t.Error("odd T accepted")
+	}
+	if _, err := h.Forward(e, e.Zeros(1, 4, 2, 3), 1, 4, 2); err == nil {
+		t.Error("wrong channel count accepted")
+	}
+	if _, err := NewHead(e, HeadConfig{Dim: 5, Hidden: 4, Heads: 2, Joints: 2}); err == nil {
+		t.Error("dim not divisible by heads accepted")
+	}
+}

@@ -1,0 +1,387 @@
+"""Write the golden fixtures under testdata/golden/ (see README.md for the contract).
+
+Deterministic: every case seeds its own generator from its name.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import struct
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as R  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "testdata", "golden")
+
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64"}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Minimal safetensors writer: 8-byte LE header length, JSON header, raw LE data."""
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        if t.dtype == torch.bfloat16:
+            raw = t.view(torch.int16).numpy().tobytes()
+        else:
+            raw = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if metadata:
+        header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    """Read a safetensors file written by write_safetensors (F32/F16/F64) into numpy arrays."""
+    np_types = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, en = e["data_offsets"]
+        out[name] = np.frombuffer(data[b:en], dtype=np_types[e["dtype"]]).reshape(e["shape"]).copy()
+    return out
+
+
+def seed_for(name):
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def randomize(module, gen):
+    """Non-init-like random weights, rounded to float32 (the module stays float32)."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            leaf = name.split(".")[-1]
+            parent = module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else module
+            if isinstance(parent, nn.LayerNorm) and leaf == "weight":
+                v = 1 + 0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            elif leaf == "bias" or leaf.endswith("_bias"):
+                v = 0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            elif name == "guidance_layer_scale":
+                v = 0.5 + 0.3 * torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            elif p.dim() >= 2 and not name.startswith(("mask_tokens", "query_templates", "token_query")):
+                fan_in = p[0].numel()
+                v = torch.randn(p.shape, generator=gen, dtype=torch.float64) / math.sqrt(fan_in)
+            else:
+                v = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            p.copy_(v.float())
+
+
+def state_f32(module):
+    return collections.OrderedDict((k, v.detach().clone().float()) for k, v in module.state_dict().items())
+
+
+def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, extra=None):
+    """Save config, float32 weights and float64 io for one case. Returns the io dict."""
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed_for(name + "/grad"))
+    write_safetensors(os.path.join(d, "weights.safetensors"), state_f32(module))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    m = module.double()
+    params = dict(m.named_parameters())
+    for t in grad_inputs:
+        inputs[t].requires_grad_(True)
+    out = call(m, inputs)
+    outs = out if isinstance(out, dict) else {"": out}
+    io = {}
+    for k, v in inputs.items():
+        io[k] = v.detach().numpy()
+    loss = 0
+    for k, v in outs.items():
+        key = "out" + ("." + k if k else "")
+        io[key] = v.detach().numpy()
+        if not forward_only:
+            g = torch.randn(v.shape, generator=gen, dtype=torch.float64)
+            io["grad_out" + ("." + k if k else "")] = g.numpy()
+            loss = loss + (v * g).sum()
+    if not forward_only:
+        names = list(grad_inputs) + list(params)
+        tensors = [inputs[t] for t in grad_inputs] + list(params.values())
+        grads = torch.autograd.grad(loss, tensors, allow_unused=True)
+        for n, t, g in zip(names, tensors, grads):
+            io["grad." + n] = (torch.zeros_like(t) if g is None else g).detach().numpy()
+    if extra:
+        io.update(extra)
+    np.savez(os.path.join(d, "io.npz"), **io)
+    return io
+
+
+def randn(gen, *shape):
+    return torch.randn(shape, generator=gen, dtype=torch.float64)
+
+
+# ---------------------------------------------------------------------------------------
+# cases
+
+def encoder_cfg(name, **kw):
+    cfg = {"kind": "vjepa_encoder", "in_chans": 3, "norm_eps": 1e-6, "out_layers": None}
+    cfg.update(kw)
+    return cfg
+
+
+ENCODER_TINY = encoder_cfg("encoder_tiny", embed_dim=128, depth=2, num_heads=2, mlp_ratio=1.0,
+                           patch_size=8, tubelet_size=2, img_size=24, num_frames=4, batch=2)
+PREDICTOR_TINY = {"kind": "vjepa_predictor", "embed_dim": 128, "predictor_embed_dim": 96, "depth": 2,
+                  "num_heads": 3, "mlp_ratio": 1.0, "num_mask_tokens": 3, "img_size": 24,
+                  "patch_size": 8, "num_frames": 4, "tubelet_size": 2, "grid_size": 3,
+                  "norm_eps": 1e-6, "batch": 2}
+TJ_TINY = {"kind": "thinkjepa_predictor", "embed_dim": 32, "predictor_embed_dim": 128, "depth": 2,
+           "num_heads": 2, "mlp_ratio": 1.0, "tokens_per_frame": 4, "num_frames": 8, "past_frames": 4,
+           "num_query_templates": 2, "query_index": 1, "norm_eps": 1e-6, "causal": False, "batch": 2}
+GUIDANCE_TINY = {"kind": "guidance_bank", "embed_dim": 64, "vlm_dim": 32, "num_pyramid_layers": 2,
+                 "depth": 3, "fusion_hidden_dim": 32, "fusion_norm_eps": 1e-5, "s_old": 5, "s_new": 3,
+                 "batch": 2}
+HEAD_TINY = {"kind": "trajectory_head", "embed_dim": 64, "num_heads": 2, "num_frames": 8,
+             "tokens_per_frame": 4, "num_joints": 52, "norm_eps": 1e-5, "pool": 2, "batch": 2}
+
+
+def make_encoder(name, cfg, forward_only=False):
+    gen = torch.Generator().manual_seed(seed_for(name))
+    m = R.Encoder(cfg)
+    randomize(m, gen)
+    x = randn(gen, cfg["batch"], 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"])
+    if cfg.get("out_layers") is not None:
+        call = lambda mod, inp: {str(i): o for i, o in zip(cfg["out_layers"], mod(inp["x"]))}  # noqa: E731
+    else:
+        call = lambda mod, inp: mod(inp["x"])  # noqa: E731
+    state = state_f32(m)
+    io = run_case(name, m, cfg, {"x": x}, call, ["x"], forward_only)
+    return state, io
+
+
+def make_vjepa_predictor(name, cfg):
+    gen = torch.Generator().manual_seed(seed_for(name))
+    m = R.VJEPAPredictor(cfg)
+    randomize(m, gen)
+    b = cfg["batch"]
+    n = (cfg["num_frames"] // cfg["tubelet_size"]) * cfg["grid_size"] ** 2
+    nc, nt = 7, 5
+    mx, my = [], []
+    for _ in range(b):
+        perm = torch.randperm(n, generator=gen)
+        mx.append(perm[:nc])
+        my.append(perm[nc:nc + nt])
+    inputs = {"x": randn(gen, b, nc, cfg["embed_dim"]), "masks_x": torch.stack(mx).long(),
+              "masks_y": torch.stack(my).long(), "mask_index": torch.tensor(4, dtype=torch.int64)}
+    state = state_f32(m)
+    run_case(name, m, cfg, inputs,
+             lambda mod, inp: mod(inp["x"], inp["masks_x"], inp["masks_y"], inp["mask_index"]), ["x"])
+    return state
+
+
+def make_thinkjepa(name, cfg):
+    gen = torch.Generator().manual_seed(seed_for(name))
+    m = R.ThinkJEPAPredictor(cfg)
+    randomize(m, gen)
+    b, p, c = cfg["batch"], cfg["tokens_per_frame"], cfg["predictor_embed_dim"]
+    inputs = {"x_ctx": randn(gen, b, cfg["past_frames"] * p, cfg["embed_dim"]),
+              "gammas": 0.3 * randn(gen, cfg["depth"], b, c),
+              "betas": 0.3 * randn(gen, cfg["depth"], b, c)}
+    state = state_f32(m)
+    run_case(name, m, cfg, inputs, lambda mod, inp: mod(inp["x_ctx"], inp["gammas"], inp["betas"]),
+             ["x_ctx", "gammas", "betas"])
+    return state
+
+
+def make_guidance(name, cfg):
+    gen = torch.Generator().manual_seed(seed_for(name))
+    m = R.GuidanceBank(cfg)
+    randomize(m, gen)
+    b, lp, so, sn, dv = cfg["batch"], cfg["num_pyramid_layers"], cfg["s_old"], cfg["s_new"], cfg["vlm_dim"]
+    mo = torch.ones(b, lp, so, dtype=torch.float64)
+    mn = torch.ones(b, lp, sn, dtype=torch.float64)
+    mo[1, 0, 3:] = 0
+    mo[1, 1, 0] = 0
+    mn[1, 0, 2] = 0
+    mn[1, 1, 1:] = 0
+    inputs = {"vlm_old": randn(gen, b, lp, so, dv), "vlm_old_mask": mo,
+              "vlm_new": randn(gen, b, lp, sn, dv), "vlm_new_mask": mn}
+
+    def call(mod, inp):
+        g, bt = mod(inp["vlm_old"], inp["vlm_old_mask"], inp["vlm_new"], inp["vlm_new_mask"])
+        return {"gammas": g, "betas": bt}
+    state = state_f32(m)
+    run_case(name, m, cfg, inputs, call, ["vlm_old", "vlm_new"])
+    return state
+
+
+def make_head(name, cfg):
+    gen = torch.Generator().manual_seed(seed_for(name))
+    m = R.TrajectoryHead(cfg)
+    randomize(m, gen)
+    b, t, p, c = cfg["batch"], cfg["num_frames"], cfg["tokens_per_frame"], cfg["embed_dim"]
+    x = randn(gen, b, t, p, c)
+    # self-check: the written-out attention pooling equals nn.MultiheadAttention
+    md = m.double()
+    xx = x.reshape(b * t, p, c)
+    ref, _ = md.token_attn(md.token_query.expand(b * t, 1, c), xx, xx, need_weights=False)
+    assert torch.allclose(ref.reshape(b * t, c), md.attend(xx), atol=1e-12), "attention pooling mismatch"
+    m.float()
+    state = state_f32(m)
+    run_case(name, m, cfg, {"x": x}, lambda mod, inp: mod(inp["x"]), ["x"])
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# released-layout files
+
+HF_BLOCK = [("norm1.", "norm1."), ("attn.proj.", "attention.proj."), ("norm2.", "norm2."),
+            ("mlp.fc1.", "mlp.fc1."), ("mlp.fc2.", "mlp.fc2.")]
+
+
+def hf_blocks(state, src, dst, out):
+    for k, v in state.items():
+        if not k.startswith(src):
+            continue
+        i, rest = k[len(src):].split(".", 1)
+        if rest.startswith("attn.qkv."):
+            kind = rest.split(".")[-1]
+            for part, name in zip(v.chunk(3, dim=0), ("query", "key", "value")):
+                out[f"{dst}{i}.attention.{name}.{kind}"] = part.clone()
+            continue
+        for a, b in HF_BLOCK:
+            if rest.startswith(a):
+                out[f"{dst}{i}.{b}{rest[len(a):]}"] = v
+                break
+        else:
+            raise KeyError(k)
+
+
+def make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_io):
+    name = "released_tiny"
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed_for(name))
+    prefix = "module.backbone."
+    enc = collections.OrderedDict((prefix + k, v) for k, v in enc_state.items())
+    enc[prefix + "pos_embed"] = torch.randn(1, 18, 128, generator=gen)
+    tgt_state = collections.OrderedDict(
+        (k, (v.double() + 0.01 * torch.randn(v.shape, generator=gen, dtype=torch.float64)).float())
+        for k, v in enc_state.items())
+    tgt = collections.OrderedDict((prefix + k, v) for k, v in tgt_state.items())
+    pred = collections.OrderedDict((prefix + k, v) for k, v in pred_state.items())
+    pred[prefix + "predictor_pos_embed"] = torch.zeros(1, 18, 96)
+    first = enc_state["norm.weight"]  # a small stand-in for optimizer moments
+    opt = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.zeros_like(first),
+                         "exp_avg_sq": torch.zeros_like(first)}},
+           "param_groups": [{"lr": 1e-4, "betas": (0.9, 0.999), "weight_decay": 0.04, "params": [0]}]}
+    ckpt = {"encoder": enc, "predictor": pred, "target_encoder": tgt, "opt": opt, "scaler": None,
+            "epoch": 3, "loss": 0.25, "batch_size": 2, "world_size": 1, "lr": 1e-4}
+    torch.save(ckpt, os.path.join(d, "vjepa2_tiny.pt"))
+
+    half = {"encoder": collections.OrderedDict((k, v.half()) for k, v in enc.items()),
+            "predictor": collections.OrderedDict((k, v.bfloat16()) for k, v in pred.items()),
+            "epoch": 3}
+    torch.save(half, os.path.join(d, "vjepa2_tiny_half.pt"))
+
+    hf = {}
+    for k, v in enc_state.items():
+        if k.startswith("patch_embed.proj."):
+            hf["encoder.embeddings.patch_embeddings.proj." + k.split(".")[-1]] = v
+        elif k.startswith("norm."):
+            hf["encoder.layernorm." + k.split(".")[-1]] = v
+    hf_blocks(enc_state, "blocks.", "encoder.layer.", hf)
+    for k, v in pred_state.items():
+        if k.startswith("predictor_embed."):
+            hf["predictor.embeddings.predictor_embeddings." + k.split(".")[-1]] = v
+        elif k.startswith("predictor_norm."):
+            hf["predictor.layernorm." + k.split(".")[-1]] = v
+        elif k.startswith("predictor_proj."):
+            hf["predictor.proj." + k.split(".")[-1]] = v
+    nmt = PREDICTOR_TINY["num_mask_tokens"]
+    hf["predictor.embeddings.mask_tokens"] = torch.stack([pred_state[f"mask_tokens.{i}"] for i in range(nmt)])
+    hf_blocks(pred_state, "predictor_blocks.", "predictor.layer.", hf)
+    write_safetensors(os.path.join(d, "hf_tiny.safetensors"), hf, {"format": "pt"})
+
+    legacy = [("context_adapter.", "predictor_embed."), ("query_templates.", "mask_tokens."),
+              ("rollout_layers.0.", "predictor_blocks.0."), ("rollout_norm.", "predictor_norm."),
+              ("output_adapter.", "predictor_proj."), ("guidance_old_adapter.", "vlm_old_proj."),
+              ("guidance_fusion_mlps.", "vlm_adapters."), ("guidance_layer_scale", "vlm_gate")]
+    tjp = collections.OrderedDict()
+    for k, v in list(tj_state.items()) + list(guid_state.items()):
+        for new, old in legacy:
+            if k.startswith(new):
+                k = old + k[len(new):]
+                break
+        tjp[k] = v
+    tj = {"epoch": 7, "cls_model": head_state, "predictor": tjp,
+          "optimizer": {"state": {}, "param_groups": [{"lr": 1e-3, "params": []}]},
+          "args": {"predictor_depth": 2, "thinkjepa_vlm_layer_selector": "all", "seed": 42,
+                   "causal_attention": False},
+          "best": 0.1}
+    torch.save(tj, os.path.join(d, "thinkjepa_ckpt.pt"))
+    # a bare state dict (what torch.save(model.state_dict()) gives), DDP-prefixed
+    torch.save(collections.OrderedDict(("module." + k, v) for k, v in head_state.items()),
+               os.path.join(d, "head_state_dict.pt"))
+
+    # expected encoder outputs for both encoder weight sets
+    m = R.Encoder(ENCODER_TINY).double()
+    x = torch.from_numpy(enc_io["x"])
+    with torch.no_grad():
+        m.load_state_dict({k: v.double() for k, v in tgt_state.items()})
+        out_tgt = m(x).numpy()
+        m.load_state_dict({k: v.double() for k, v in enc_state.items()})
+        out = m(x).numpy()
+    assert np.allclose(out, enc_io["out"], rtol=0, atol=1e-12)
+    np.savez(os.path.join(d, "io.npz"), x=enc_io["x"], out=out, out_target_encoder=out_tgt)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump({"kind": "released_tiny", "encoder": ENCODER_TINY, "predictor": PREDICTOR_TINY}, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    want = lambda n: not only or n in only  # noqa: E731
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+    enc_state, enc_io = make_encoder("encoder_tiny", ENCODER_TINY)
+    if want("encoder_hd80"):
+        make_encoder("encoder_hd80", encoder_cfg("encoder_hd80", embed_dim=160, depth=1, num_heads=2,
+                                                 mlp_ratio=1.0, patch_size=4, tubelet_size=2, img_size=16,
+                                                 num_frames=2, batch=1))
+    if want("encoder_outlayers"):
+        make_encoder("encoder_outlayers",
+                     encoder_cfg("encoder_outlayers", embed_dim=64, depth=2, num_heads=1, mlp_ratio=2.0,
+                                 patch_size=8, tubelet_size=2, img_size=16, num_frames=4, batch=2,
+                                 out_layers=[0, 1]),
+                     forward_only=True)
+    pred_state = make_vjepa_predictor("vjepa_predictor_tiny", PREDICTOR_TINY)
+    tj_state = make_thinkjepa("thinkjepa_predictor_tiny", TJ_TINY)
+    if want("thinkjepa_predictor_causal"):
+        make_thinkjepa("thinkjepa_predictor_causal", dict(TJ_TINY, causal=True))
+    guid_state = make_guidance("guidance_tiny", GUIDANCE_TINY)
+    head_state = make_head("head_tiny", HEAD_TINY)
+    if want("released_tiny"):
+        make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_io)
+
+
+if __name__ == "__main__":
+    main()

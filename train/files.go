@@ -1,0 +1,350 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/thinkjepa/thinkjepa/data"
+	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/rollout"
+)
+
+// DataConfig locates one split's files. Clips are matched by ID (file name without
+// .npz) across the three folders:
+//
+//	Clips/<id>.npz     clip supervision (data.Clip: xyz_world, cam_ext, past)
+//	Features/<id>.npz  vjepa_input_feats [Ti,P,D], vjepa_target_feats [Tt,P,D]
+//	                   (thinkjepa encode --split-clips); empty: taken from the thinker cache
+//	Thinker/<id>.npz   vlm_old [L,So,Dv], vlm_new [L,Sn,Dv] (ThinkJEPA cache layout);
+//	                   empty: no guidance input (the streams are "missing")
+type DataConfig struct {
+	Clips    string `json:"clips"`
+	Features string `json:"features"`
+	Thinker  string `json:"thinker"`
+	// IDs restricts the split to these clips; empty: every clip in Clips.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// SampleConfig says how clips become samples.
+type SampleConfig struct {
+	// Camera: "last" (v2: the last observed pose for every step) or "future" (v1: each
+	// future frame's own pose).
+	Camera string `json:"camera"`
+	// RefMode: "none" (default) or "perhand" (middle metacarpals at the last observed frame).
+	RefMode string `json:"ref_mode"`
+	// Recursive > 0 trains the recursive-rollout model: windows of Recursive observed and
+	// Recursive future latent frames (model-spec §4.8 uses 4), every Recursive frames.
+	Recursive int `json:"recursive"`
+	// OldCapacity/NewCapacity cap the VLM stream lengths (v2: 1280/16, overflow is an
+	// error; v1: 480/15 with Truncate). 0 = no cap.
+	OldCapacity int  `json:"old_capacity"`
+	NewCapacity int  `json:"new_capacity"`
+	Truncate    bool `json:"truncate"`
+}
+
+// clipSup is the per-clip supervision kept in memory (small).
+type clipSup struct {
+	id          string
+	T, past     int
+	world, ext  []float32 // [T,52,3], [T,16]
+	featPath    string
+	thinkerPath string
+}
+
+// sample is one training sample: a clip and, in recursive mode, a window start frame.
+type sample struct {
+	clip  int
+	start int // first observed latent frame
+}
+
+// FileSet is a Dataset over clip, feature and thinker files.
+type FileSet struct {
+	Cfg    DataConfig
+	Sample SampleConfig
+	clips  []clipSup
+	samps  []sample
+	// Sizes fixed by the first clip, checked for all others.
+	P, D, L, Dv int
+}
+
+// OpenFileSet reads the supervision of every clip and checks that feature (and thinker)
+// files exist, so that a missing file fails at start, not mid-epoch.
+func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
+	if cfg.Clips == "" {
+		return nil, fmt.Errorf("data config: clips folder is empty")
+	}
+	if cfg.Features == "" && cfg.Thinker == "" {
+		return nil, fmt.Errorf("data config: need a features or a thinker folder for the V-JEPA latents")
+	}
+	switch sc.Camera {
+	case "", "last", "future":
+	default:
+		return nil, fmt.Errorf("sample config: camera %q (want last or future)", sc.Camera)
+	}
+	switch sc.RefMode {
+	case "", "none", "perhand":
+	default:
+		return nil, fmt.Errorf("sample config: ref_mode %q (want none or perhand)", sc.RefMode)
+	}
+	ids := cfg.IDs
+	if len(ids) == 0 {
+		ents, err := os.ReadDir(cfg.Clips)
+		if err != nil {
+			return nil, fmt.Errorf("clips folder: %w", err)
+		}
+		for _, e := range ents {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".npz") && !strings.HasPrefix(e.Name(), ".") {
+				ids = append(ids, strings.TrimSuffix(e.Name(), ".npz"))
+			}
+		}
+		sort.Strings(ids)
+	}
+	fs := &FileSet{Cfg: cfg, Sample: sc}
+	for _, id := range ids {
+		cp := filepath.Join(cfg.Clips, id+".npz")
+		c, err := data.ReadClipNPZ(cp)
+		if err != nil {
+			return nil, err
+		}
+		if c.Past <= 0 || c.Past >= c.T {
+			return nil, fmt.Errorf("%s: past = %d of %d frames leaves no observed or no future frames", cp, c.Past, c.T)
+		}
+		cs := clipSup{id: id, T: c.T, past: c.Past, world: c.XYZWorld, ext: c.CamExt}
+		if cfg.Features != "" {
+			cs.featPath = filepath.Join(cfg.Features, id+".npz")
+		}
+		if cfg.Thinker != "" {
+			cs.thinkerPath = filepath.Join(cfg.Thinker, id+".npz")
+		}
+		for _, p := range []string{cs.featPath, cs.thinkerPath} {
+			if p == "" {
+				continue
+			}
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("clip %s: %w", id, err)
+			}
+		}
+		fs.clips = append(fs.clips, cs)
+	}
+	if len(fs.clips) == 0 {
+		return nil, fmt.Errorf("no clips in %s", cfg.Clips)
+	}
+	for i, c := range fs.clips {
+		if sc.Recursive > 0 {
+			w := sc.Recursive
+			for s := 0; s+2*w <= c.T; s += w {
+				fs.samps = append(fs.samps, sample{clip: i, start: s})
+			}
+			continue
+		}
+		fs.samps = append(fs.samps, sample{clip: i, start: 0})
+	}
+	return fs, nil
+}
+
+// Len is the number of samples.
+func (fs *FileSet) Len() int { return len(fs.samps) }
+
+// ClipID names sample i's clip.
+func (fs *FileSet) ClipID(i int) string { return fs.clips[fs.samps[i].clip].id }
+
+// latents reads a clip's observed and future latents and aligns V-JEPA tubelets to
+// frames by repeating each tubelet (model-spec §4.2): [past,P,D] and [T−past,P,D].
+func (fs *FileSet) latents(c *clipSup) (obs, fut []float32, P, D int, err error) {
+	path := c.featPath
+	if path == "" {
+		path = c.thinkerPath
+	}
+	z, err := npy.OpenNPZ(path)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	defer z.Close()
+	read := func(key string, frames int) ([]float32, []int, error) {
+		v, shape, err := z.Float32s(key, -1, -1, -1)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if shape[0] <= 0 || frames%shape[0] != 0 {
+			return nil, nil, fmt.Errorf("%s: %s has %d time steps, which do not divide the clip's %d frames", path, key, shape[0], frames)
+		}
+		if i := firstNonFinite(v); i >= 0 {
+			return nil, nil, fmt.Errorf("%s: %s is not finite at element %d", path, key, i)
+		}
+		return repeatTime(v, shape[0], shape[1]*shape[2], frames/shape[0]), shape, nil
+	}
+	obs, s1, err := read("vjepa_input_feats", c.past)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	fut, s2, err := read("vjepa_target_feats", c.T-c.past)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	if s1[1] != s2[1] || s1[2] != s2[2] {
+		return nil, nil, 0, 0, fmt.Errorf("%s: input feats %v and target feats %v differ in tokens or channels", path, s1, s2)
+	}
+	return obs, fut, s1[1], s1[2], nil
+}
+
+func repeatTime(v []float32, T, frame, rep int) []float32 {
+	if rep == 1 {
+		return v
+	}
+	out := make([]float32, 0, T*rep*frame)
+	for t := 0; t < T; t++ {
+		for r := 0; r < rep; r++ {
+			out = append(out, v[t*frame:(t+1)*frame]...)
+		}
+	}
+	return out
+}
+
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i
+		}
+	}
+	return -1
+}
+
+// vlm reads a thinker cache's streams [L,S,Dv].
+func (fs *FileSet) vlm(path string) (old, nw []float32, L, So, Sn, Dv int, err error) {
+	z, err := npy.OpenNPZ(path)
+	if err != nil {
+		return nil, nil, 0, 0, 0, 0, err
+	}
+	defer z.Close()
+	o, so, err := z.Float32s("vlm_old", -1, -1, -1)
+	if err != nil {
+		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	n, sn, err := z.Float32s("vlm_new", -1, -1, -1)
+	if err != nil {
+		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if so[0] != sn[0] || so[2] != sn[2] {
+		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: vlm_old %v and vlm_new %v differ in layers or hidden size", path, so, sn)
+	}
+	for key, v := range map[string][]float32{"vlm_old": o, "vlm_new": n} {
+		if i := firstNonFinite(v); i >= 0 {
+			return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %s is not finite at element %d", path, key, i)
+		}
+	}
+	capTo := func(key string, v []float32, shape []int, capacity int) ([]float32, int, error) {
+		if capacity <= 0 || shape[1] <= capacity {
+			return v, shape[1], nil
+		}
+		if !fs.Sample.Truncate {
+			return nil, 0, fmt.Errorf("%s: %s has %d tokens, over the capacity %d", path, key, shape[1], capacity)
+		}
+		out := make([]float32, 0, shape[0]*capacity*shape[2])
+		for l := 0; l < shape[0]; l++ {
+			base := l * shape[1] * shape[2]
+			out = append(out, v[base:base+capacity*shape[2]]...)
+		}
+		return out, capacity, nil
+	}
+	if o, So, err = capTo("vlm_old", o, so, fs.Sample.OldCapacity); err != nil {
+		return nil, nil, 0, 0, 0, 0, err
+	}
+	if n, Sn, err = capTo("vlm_new", n, sn, fs.Sample.NewCapacity); err != nil {
+		return nil, nil, 0, 0, 0, 0, err
+	}
+	return o, n, so[0], So, Sn, so[2], nil
+}
+
+// Batch assembles samples idx: latents, padded guidance streams with masks, and
+// supervision in the layout the model needs.
+func (fs *FileSet) Batch(idx []int) (*Batch, error) {
+	b := &Batch{B: len(idx), J: data.NumJoints}
+	type vlmData struct {
+		old, nw       []float32
+		L, So, Sn, Dv int
+	}
+	var vd []vlmData
+	for bi, si := range idx {
+		s := fs.samps[si]
+		c := &fs.clips[s.clip]
+		obs, fut, P, D, err := fs.latents(c)
+		if err != nil {
+			return nil, err
+		}
+		frame := P * D
+		all := append(append([]float32(nil), obs...), fut...)
+		var tc, tf, split int // observed/future latent frames; first future frame index
+		if fs.Sample.Recursive > 0 {
+			tc, tf, split = fs.Sample.Recursive, fs.Sample.Recursive, s.start+fs.Sample.Recursive
+		} else {
+			tc, tf, split = c.past, c.T-c.past, c.past
+		}
+		if bi == 0 {
+			b.Tc, b.Tf, b.P, b.D = tc, tf, P, D
+		} else if tc != b.Tc || tf != b.Tf || P != b.P || D != b.D {
+			return nil, fmt.Errorf("clip %s: latents [%d+%d,%d,%d] differ from the batch's [%d+%d,%d,%d]", c.id, tc, tf, P, D, b.Tc, b.Tf, b.P, b.D)
+		}
+		b.Ctx = append(b.Ctx, all[(split-tc)*frame:split*frame]...)
+		b.Target = append(b.Target, all[split*frame:(split+tf)*frame]...)
+		b.World = append(b.World, c.world[split*b.J*3:(split+tf)*b.J*3]...)
+		var ext []float32
+		if fs.Sample.Camera == "future" || fs.Sample.Recursive > 0 {
+			ext = c.ext[split*16 : (split+tf)*16]
+		} else {
+			ext = rollout.ReplicateLast(c.ext[(split-1)*16:split*16], 1, tf)
+		}
+		b.Ext = append(b.Ext, ext...)
+		if fs.Sample.RefMode == "perhand" {
+			ref, err := rollout.PerHandRef(c.world[(split-1)*b.J*3:split*b.J*3], ext, 1, tf, b.J)
+			if err != nil {
+				return nil, fmt.Errorf("clip %s: %w", c.id, err)
+			}
+			b.Ref = append(b.Ref, ref...)
+		}
+		b.IDs = append(b.IDs, c.id)
+		if bi == 0 || len(b.WorldAll) == bi*c.T*b.J*3 {
+			b.WorldAll = append(b.WorldAll, c.world...)
+			b.ExtAll = append(b.ExtAll, c.ext...)
+		}
+		if c.thinkerPath != "" {
+			o, n, L, So, Sn, Dv, err := fs.vlm(c.thinkerPath)
+			if err != nil {
+				return nil, err
+			}
+			vd = append(vd, vlmData{o, n, L, So, Sn, Dv})
+		}
+	}
+	if len(vd) == len(idx) && len(vd) > 0 {
+		b.L, b.Dv = vd[0].L, vd[0].Dv
+		for i, v := range vd {
+			if v.L != b.L || v.Dv != b.Dv {
+				return nil, fmt.Errorf("clip %s: thinker cache has %d layers × %d, the batch %d × %d", b.IDs[i], v.L, v.Dv, b.L, b.Dv)
+			}
+			b.So, b.Sn = max(b.So, v.So), max(b.Sn, v.Sn)
+		}
+		b.OldX, b.OldMask = padStreams(vd, b.L, b.So, b.Dv, func(v vlmData) ([]float32, int) { return v.old, v.So })
+		b.NewX, b.NewMask = padStreams(vd, b.L, b.Sn, b.Dv, func(v vlmData) ([]float32, int) { return v.nw, v.Sn })
+	}
+	return b, nil
+}
+
+// padStreams right-pads each sample's [L,S_i,Dv] to [L,S,Dv] with zeros and builds the
+// mask [B,L,S].
+func padStreams[V any](vd []V, L, S, Dv int, get func(V) ([]float32, int)) (x, mask []float32) {
+	x = make([]float32, len(vd)*L*S*Dv)
+	mask = make([]float32, len(vd)*L*S)
+	for b, v := range vd {
+		src, Si := get(v)
+		for l := 0; l < L; l++ {
+			copy(x[((b*L+l)*S)*Dv:], src[l*Si*Dv:(l+1)*Si*Dv])
+			for s := 0; s < Si; s++ {
+				mask[(b*L+l)*S+s] = 1
+			}
+		}
+	}
+	return x, mask
+}

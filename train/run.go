@@ -1,0 +1,281 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/film"
+	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/rollout"
+)
+
+// RunConfig is the whole of run.json (`thinkjepa train --config run.json`). A small
+// example (demo sizes; unset fields take ThinkJEPA's values, see LoopConfig.Defaults):
+//
+//	{"mode": "thinkjepa", "out": "runs/tj",
+//	 "train": {"clips": "d/train/clips", "features": "d/train/feats", "thinker": "d/train/thinker"},
+//	 "val":   {"clips": "d/val/clips", "features": "d/val/feats", "thinker": "d/val/thinker"},
+//	 "sample": {"camera": "last", "ref_mode": "none"},
+//	 "predictor": {"predictor_embed_dim": 64, "depth": 4, "num_heads": 4, "mlp_ratio": 2, "causal": true},
+//	 "film": {"hidden": 64}, "head": {"hidden": 64, "heads": 4},
+//	 "loop": {"seed": 42, "epochs": 12, "batch_size": 4, "head_lr": 1e-2, "pred_lr": 1e-3, "clip_norm": 5}}
+//
+// Full ThinkJEPA v2 sizes: predictor {"predictor_embed_dim": 384, "depth": 12,
+// "num_heads": 6, "causal": true}, film {"hidden": 512}, head {"heads": 8}, sample
+// {"new_capacity": 16, "old_capacity": 1280}; v1: film {"last_only": true,
+// "batch_mean": true}, sample {"camera": "future", "old_capacity": 480, "new_capacity": 15,
+// "truncate": true}, "detach_head": true.
+type RunConfig struct {
+	Mode  Mode         `json:"mode"`
+	Out   string       `json:"out"`
+	Train DataConfig   `json:"train"`
+	Val   *DataConfig  `json:"val,omitempty"`
+	Data  SampleConfig `json:"sample"`
+	// Predictor: architecture fields (embed_dim, predictor_embed_dim, depth, num_heads,
+	// mlp_ratio, causal, …). tokens_per_frame, num_frames and past_frames are taken from
+	// the data when zero.
+	Predictor arch.ThinkPredictorConfig `json:"predictor"`
+	Film      FilmConfig                `json:"film"`
+	Head      HeadConfig                `json:"head"`
+	Loop      LoopConfig                `json:"loop"`
+	// DetachHead is v1's y_future.detach() (the trajectory loss does not reach the predictor).
+	DetachHead bool `json:"detach_head"`
+}
+
+// FilmConfig is the guidance-bank part of run.json (sizes come from the predictor and
+// the thinker caches).
+type FilmConfig struct {
+	Hidden    int  `json:"hidden"` // fusion MLP hidden (512)
+	LastOnly  bool `json:"last_only"`
+	BatchMean bool `json:"batch_mean"`
+}
+
+// HeadConfig is the head part of run.json (Dim = the latent channels).
+type HeadConfig struct {
+	Hidden int `json:"hidden"` // 0: = latent channels (upstream)
+	Heads  int `json:"heads"`  // 8
+}
+
+// ParseRunConfig reads run.json strictly (unknown fields are errors, so typos do not
+// silently fall back to defaults).
+func ParseRunConfig(b []byte) (*RunConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var rc RunConfig
+	if err := dec.Decode(&rc); err != nil {
+		return nil, fmt.Errorf("run config: %w", err)
+	}
+	if rc.Mode == "" {
+		rc.Mode = ModeThinkJEPA
+	}
+	if err := rc.Mode.Validate(); err != nil {
+		return nil, fmt.Errorf("run config: %w", err)
+	}
+	if rc.Film.Hidden == 0 {
+		rc.Film.Hidden = 512
+	}
+	if rc.Head.Heads == 0 {
+		rc.Head.Heads = 8
+	}
+	p := &rc.Predictor
+	if p.MLPRatio == 0 {
+		p.MLPRatio = 4
+	}
+	if p.NormEps == 0 {
+		p.NormEps = 1e-6
+	}
+	if p.NumQueryTemplates == 0 {
+		p.NumQueryTemplates = 2
+		p.QueryIndex = 1
+	}
+	p.Kind = "thinkjepa_predictor"
+	rc.Loop.Defaults()
+	return &rc, nil
+}
+
+// Complete fills the data-dependent sizes from a dataset's first sample.
+func (rc *RunConfig) Complete(ds *FileSet) error {
+	b, err := ds.Batch([]int{0})
+	if err != nil {
+		return err
+	}
+	p := &rc.Predictor
+	set := func(name string, field *int, v int) error {
+		if *field == 0 {
+			*field = v
+		} else if *field != v {
+			return fmt.Errorf("run config: predictor %s = %d but the data has %d", name, *field, v)
+		}
+		return nil
+	}
+	if err := set("embed_dim", &p.EmbedDim, b.D); err != nil {
+		return err
+	}
+	if err := set("tokens_per_frame", &p.TokensPerFrame, b.P); err != nil {
+		return err
+	}
+	if err := set("past_frames", &p.PastFrames, b.Tc); err != nil {
+		return err
+	}
+	if err := set("num_frames", &p.NumFrames, b.Tc+b.Tf); err != nil {
+		return err
+	}
+	if rc.Mode.Guided() && b.OldX == nil {
+		return fmt.Errorf("mode %s needs thinker caches (train.thinker)", rc.Mode)
+	}
+	return nil
+}
+
+// Dims are the sizes BuildModel needs beyond the config: the VLM hidden size.
+type Dims struct {
+	VLMDim int `json:"vlm_dim"`
+}
+
+// BuildModel allocates and initialises (seeded) the model described by rc.
+func BuildModel(e nn.Engine, rc *RunConfig, dims Dims) (*Model, error) {
+	rng := rand.New(rand.NewPCG(rc.Loop.Seed, 0x7468696e6b))
+	pred, err := NewThinkPred(e, rc.Predictor, rng)
+	if err != nil {
+		return nil, err
+	}
+	hc := rollout.HeadConfig{Dim: rc.Predictor.EmbedDim, Hidden: rc.Head.Hidden, Heads: rc.Head.Heads, Joints: 52}
+	if hc.Hidden == 0 {
+		hc.Hidden = hc.Dim
+	}
+	head, err := rollout.NewHead(e, hc)
+	if err != nil {
+		return nil, err
+	}
+	head.Init(e, rng)
+	m := &Model{Mode: rc.Mode, Pred: pred, Head: head, DetachHead: rc.DetachHead}
+	if rc.Mode.Guided() {
+		bank, err := film.New(e, film.Config{VLMDim: dims.VLMDim, Width: rc.Predictor.PredictorEmbedDim,
+			Hidden: rc.Film.Hidden, NumBlocks: rc.Predictor.Depth, LastOnly: rc.Film.LastOnly, BatchMean: rc.Film.BatchMean})
+		if err != nil {
+			return nil, err
+		}
+		bank.Init(e, rng)
+		m.Film = bank
+	}
+	return m, nil
+}
+
+// savedRun is what a checkpoint's "config" entry holds.
+type savedRun struct {
+	Run  *RunConfig `json:"run"`
+	Dims Dims       `json:"dims"`
+}
+
+// Train runs `thinkjepa train`: opens the data, builds or resumes the model, trains.
+// With resume, an existing OUT/latest.safetensors is continued; without it, a run folder
+// that already has a checkpoint is refused unless overwrite.
+func Train(e nn.Engine, rc *RunConfig, resume, overwrite bool) error {
+	if rc.Out == "" {
+		return errors.New("run config: out is empty")
+	}
+	trainSet, err := OpenFileSet(rc.Train, rc.Data)
+	if err != nil {
+		return fmt.Errorf("training data: %w", err)
+	}
+	var valSet *FileSet
+	if rc.Val != nil {
+		if valSet, err = OpenFileSet(*rc.Val, rc.Data); err != nil {
+			return fmt.Errorf("validation data: %w", err)
+		}
+	}
+	if err := rc.Complete(trainSet); err != nil {
+		return err
+	}
+	dims := Dims{}
+	if rc.Mode.Guided() {
+		b, err := trainSet.Batch([]int{0})
+		if err != nil {
+			return err
+		}
+		dims.VLMDim = b.Dv
+	}
+	m, err := BuildModel(e, rc, dims)
+	if err != nil {
+		return err
+	}
+	t := NewTrainer(e, m, rc.Loop, rc.Out)
+	t.RunConfig = savedRun{Run: rc, Dims: dims}
+	latest := filepath.Join(rc.Out, LatestName)
+	switch {
+	case fsutil.Exists(latest) && resume:
+		if err := t.Resume(latest); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		s := t.State()
+		slog.Info("resuming", "checkpoint", latest, "epoch", s.Epoch, "step", s.Step)
+	case fsutil.Exists(latest) && !overwrite:
+		return fmt.Errorf("%s already holds a run (%s); pass -resume to continue it or -overwrite to start again", rc.Out, LatestName)
+	case fsutil.Exists(latest):
+		for _, f := range []string{LatestName, BestName, MetricsName} {
+			if err := os.Remove(filepath.Join(rc.Out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if err := os.MkdirAll(rc.Out, 0o755); err != nil {
+		return err
+	}
+	if b, err := json.MarshalIndent(map[string]any{"run": rc, "dims": dims, "versions": versions(),
+		"params":        map[string]int{"predictor": m.Pred.Params().Count(), "head": m.Head.Params.Count(), "film": filmCount(m)},
+		"train_samples": trainSet.Len()}, "", "  "); err == nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(rc.Out, "run.meta.json"), append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	slog.Info("training", "mode", rc.Mode, "train_samples", trainSet.Len(), "val_samples", lenOf(valSet),
+		"predictor_params", m.Pred.Params().Count(), "head_params", m.Head.Params.Count(), "film_params", filmCount(m),
+		"engine", e.Name(), "seed", rc.Loop.Seed)
+	var val Dataset
+	if valSet != nil {
+		val = valSet
+	}
+	return t.Run(trainSet, val)
+}
+
+func filmCount(m *Model) int {
+	if m.Film == nil {
+		return 0
+	}
+	return m.Film.Params.Count()
+}
+
+func lenOf(fs *FileSet) int {
+	if fs == nil {
+		return 0
+	}
+	return fs.Len()
+}
+
+// LoadModel rebuilds a trained model from a training checkpoint (its stored run
+// config) and loads its weights.
+func LoadModel(e nn.Engine, ckpt string) (*Model, *RunConfig, error) {
+	_, cc, err := readCkpt(ckpt)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := ParseRunConfig(cc.Run)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	m, err := BuildModel(e, rc, cc.Dims)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	if err := LoadModelParams(e, ckpt, m); err != nil {
+		return nil, nil, err
+	}
+	return m, rc, nil
+}

@@ -1,0 +1,352 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/film"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/rollout"
+)
+
+const (
+	tD, tP, tTc, tTf, tJ = 8, 2, 2, 2, 52
+	tL, tSo, tSn, tDv    = 2, 3, 2, 6
+)
+
+func tinyModel(t testing.TB, e nn.Engine, mode Mode, seed uint64) *Model {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	pc := arch.ThinkPredictorConfig{EmbedDim: tD, PredictorEmbedDim: 12, Depth: 2, NumHeads: 2, MLPRatio: 2,
+		TokensPerFrame: tP, NumFrames: tTc + tTf, PastFrames: tTc, NumQueryTemplates: 2, QueryIndex: 1, NormEps: 1e-6}
+	pred, err := NewThinkPred(e, pc, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := rollout.NewHead(e, rollout.HeadConfig{Dim: tD, Hidden: 8, Heads: 2, Joints: tJ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Init(e, rng)
+	m := &Model{Mode: mode, Pred: pred, Head: head}
+	if mode.Guided() {
+		bank, err := film.New(e, film.Config{VLMDim: tDv, Width: 12, Hidden: 8, NumBlocks: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bank.Init(e, rng)
+		m.Film = bank
+	}
+	return m
+}
+
+// memSet is an in-memory dataset of random clips whose future joints depend on the
+// latents (so there is something to learn).
+type memSet struct{ batches []*Batch }
+
+func newMemSet(n int, seed uint64) *memSet {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	s := &memSet{}
+	for i := 0; i < n; i++ {
+		b := &Batch{B: 1, Tc: tTc, Tf: tTf, P: tP, D: tD, J: tJ, L: tL, So: tSo, Sn: tSn, Dv: tDv}
+		r := func(k int) []float32 {
+			v := make([]float32, k)
+			for j := range v {
+				v[j] = float32(rng.NormFloat64())
+			}
+			return v
+		}
+		b.Ctx, b.Target = r(tTc*tP*tD), r(tTf*tP*tD)
+		b.OldX, b.NewX = r(tL*tSo*tDv), r(tL*tSn*tDv)
+		b.OldMask, b.NewMask = make([]float32, tL*tSo), make([]float32, tL*tSn)
+		for j := range b.OldMask {
+			b.OldMask[j] = float32(1 - j%tSo/2) // last token padded
+		}
+		for j := range b.NewMask {
+			b.NewMask[j] = 1
+		}
+		b.World = make([]float32, tTf*tJ*3)
+		for j := range b.World {
+			b.World[j] = 0.1*b.Ctx[j%len(b.Ctx)] + 0.05*float32(j%3)
+		}
+		b.Ext = make([]float32, 0, tTf*16)
+		for k := 0; k < tTf; k++ {
+			c, sn := float32(math.Cos(float64(i))), float32(math.Sin(float64(i)))
+			b.Ext = append(b.Ext, c, -sn, 0, 0.3, sn, c, 0, -0.1, 0, 0, 1, 1.2, 0, 0, 0, 1)
+		}
+		b.IDs = []string{"c" + string(rune('a'+i))}
+		s.batches = append(s.batches, b)
+	}
+	return s
+}
+
+func (s *memSet) Len() int { return len(s.batches) }
+
+// Batch concatenates single-clip batches.
+func (s *memSet) Batch(idx []int) (*Batch, error) {
+	out := *s.batches[idx[0]]
+	out.B = 0
+	out.Ctx, out.Target, out.OldX, out.NewX, out.OldMask, out.NewMask, out.World, out.Ext, out.IDs = nil, nil, nil, nil, nil, nil, nil, nil, nil
+	for _, i := range idx {
+		b := s.batches[i]
+		out.B++
+		out.Ctx = append(out.Ctx, b.Ctx...)
+		out.Target = append(out.Target, b.Target...)
+		out.OldX = append(out.OldX, b.OldX...)
+		out.NewX = append(out.NewX, b.NewX...)
+		out.OldMask = append(out.OldMask, b.OldMask...)
+		out.NewMask = append(out.NewMask, b.NewMask...)
+		out.World = append(out.World, b.World...)
+		out.Ext = append(out.Ext, b.Ext...)
+		out.IDs = append(out.IDs, b.IDs...)
+	}
+	return &out, nil
+}
+
+// At the zero-initialised gate the guided predictor's output equals the unguided one.
+func TestZeroGateFiLMIsIdentityOnPredictor(t *testing.T) {
+	e := cpu.New()
+	m := tinyModel(t, e, ModeThinkJEPA, 3)
+	b, _ := newMemSet(2, 4).Batch([]int{0, 1})
+	run := func(guided bool) []float32 {
+		ctx := e.FromHost(b.Ctx, b.B, b.Tc, b.P, b.D)
+		var g, bt []*nn.Tensor
+		if guided {
+			out, err := m.Film.Forward(e, &film.Input{B: b.B,
+				Old: &film.Stream{X: e.FromHost(b.OldX, b.B, tL, tSo, tDv), Mask: b.OldMask, L: tL, S: tSo},
+				New: &film.Stream{X: e.FromHost(b.NewX, b.B, tL, tSn, tDv), Mask: b.NewMask, L: tL, S: tSn}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Release(e)
+			g, bt = out.Gamma, out.Beta
+		}
+		pp, err := m.Pred.Forward(e, ctx, b.B, b.Tc, b.Tf, b.P, g, bt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pp.Release(e)
+		return e.ToHost(pp.Out())
+	}
+	a, c := run(true), run(false)
+	for i := range a {
+		if a[i] != c[i] {
+			t.Fatalf("element %d: guided %v, unguided %v", i, a[i], c[i])
+		}
+	}
+	// With an open gate the guidance must matter.
+	if err := m.Film.Params.Set(e, "guidance_layer_scale", []int{2, 1, 1}, []float32{0.8, -0.6}); err != nil {
+		t.Fatal(err)
+	}
+	a = run(true)
+	same := true
+	for i := range a {
+		same = same && a[i] == c[i]
+	}
+	if same {
+		t.Fatal("non-zero gate left the predictor output unchanged")
+	}
+}
+
+// The whole-model gradient (loss → camera map → head → predictor → FiLM) matches
+// central differences on a few parameters from every part.
+func TestModelGradients(t *testing.T) {
+	e := cpu.New()
+	m := tinyModel(t, e, ModeThinkJEPA, 5)
+	if err := m.Film.Params.Set(e, "guidance_layer_scale", []int{2, 1, 1}, []float32{0.8, -0.6}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newMemSet(2, 6).Batch([]int{0, 1})
+	w := LossWeights{Traj: 1, Pred: 0.5}
+	zero := func() {
+		m.Head.Params.ZeroGrad(e)
+		m.Pred.Params().ZeroGrad(e)
+		m.Film.Params.ZeroGrad(e)
+	}
+	zero()
+	if _, err := m.LossAndGrad(e, b, w); err != nil {
+		t.Fatal(err)
+	}
+	loss := func() float64 {
+		ls, err := m.LossAndGrad(e, b, w) // gradients are ignored here
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls.Total
+	}
+	params := []*nn.Param{
+		m.Head.Params.Get("fc_out.bias"), m.Head.Params.Get("token_query"),
+		m.Pred.Params().Get("output_adapter.bias"), m.Pred.Params().Get("query_templates.1"),
+		m.Film.Params.Get("guidance_layer_scale"), m.Film.Params.Get("guidance_fusion_mlps.1.3.bias"),
+	}
+	anas := map[string][]float32{}
+	for _, p := range params {
+		if p == nil {
+			t.Fatal("missing parameter")
+		}
+		anas[p.Name] = e.ToHost(p.G)
+	}
+	for _, p := range params {
+		ana := anas[p.Name]
+		data := e.ToHost(p.W)
+		var num, den float64
+		for i := range data {
+			orig := data[i]
+			h := float32(1e-2)
+			data[i] = orig + h
+			_ = m.setParam(e, p, data)
+			lp := loss()
+			data[i] = orig - h
+			_ = m.setParam(e, p, data)
+			lm := loss()
+			data[i] = orig
+			_ = m.setParam(e, p, data)
+			g := (lp - lm) / (2 * float64(h))
+			num += (g - float64(ana[i])) * (g - float64(ana[i]))
+			den += g * g
+		}
+		if r := math.Sqrt(num / math.Max(den, 1e-30)); r > 1e-2 || math.IsNaN(r) {
+			t.Errorf("%s: gradient relative error %.2e", p.Name, r)
+		}
+	}
+}
+
+func (m *Model) setParam(e nn.Engine, p *nn.Param, data []float32) error {
+	tmp := e.FromHost(data, p.Shape...)
+	e.CopyInto(p.W, tmp)
+	e.Free(tmp)
+	return nil
+}
+
+func allParams(e nn.Engine, m *Model) map[string][]float32 {
+	out := m.Head.Params.Host(e)
+	for k, v := range m.Pred.Params().Host(e) {
+		out[k] = v
+	}
+	if m.Film != nil {
+		for k, v := range m.Film.Params.Host(e) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Training N steps straight equals training k steps, stopping ("kill"), and resuming
+// from latest to N, bit for bit, across an epoch boundary and the head's lr step.
+func TestResumeAfterKillEquality(t *testing.T) {
+	e := cpu.New()
+	trainSet, valSet := newMemSet(5, 11), newMemSet(2, 12)
+	cfg := LoopConfig{Seed: 7, Epochs: 3, BatchSize: 2, ClipNorm: 1}
+	const N = 9 // 3 batches per epoch → all 3 epochs
+
+	dirA := t.TempDir()
+	ta := NewTrainer(e, tinyModel(t, e, ModeThinkJEPA, 1), cfg, dirA)
+	if err := ta.Run(trainSet, valSet); err != nil {
+		t.Fatal(err)
+	}
+	if ta.State().Step != N {
+		t.Fatalf("straight run did %d steps, want %d", ta.State().Step, N)
+	}
+
+	dirB := t.TempDir()
+	tb := NewTrainer(e, tinyModel(t, e, ModeThinkJEPA, 1), cfg, dirB)
+	tb.StopAfter = 4 // mid-epoch 2
+	if err := tb.Run(trainSet, valSet); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh process: different initial weights, everything must come from the file.
+	tc := NewTrainer(e, tinyModel(t, e, ModeThinkJEPA, 99), cfg, dirB)
+	if err := tc.Resume(filepath.Join(dirB, LatestName)); err != nil {
+		t.Fatal(err)
+	}
+	if s := tc.State(); s.Step != 4 || s.Epoch != 1 || s.Batch != 1 {
+		t.Fatalf("resumed at %+v, want step 4, epoch 1, batch 1", s)
+	}
+	if err := tc.Run(trainSet, valSet); err != nil {
+		t.Fatal(err)
+	}
+	pa, pc := allParams(e, ta.Model), allParams(e, tc.Model)
+	for name, a := range pa {
+		c := pc[name]
+		for i := range a {
+			if a[i] != c[i] {
+				t.Fatalf("%s[%d]: straight %v, resumed %v", name, i, a[i], c[i])
+			}
+		}
+	}
+	// The metrics logs agree on every epoch (one line per epoch, no duplicates).
+	la, _ := os.ReadFile(filepath.Join(dirA, MetricsName))
+	lc, _ := os.ReadFile(filepath.Join(dirB, MetricsName))
+	if n := countLines(la); n != 3 || countLines(lc) != 3 {
+		t.Fatalf("metrics lines: straight %d, resumed %d, want 3", n, countLines(lc))
+	}
+	ma, mc := readMetrics(t, la), readMetrics(t, lc)
+	for i := range ma {
+		if ma[i].TrainLoss != mc[i].TrainLoss || ma[i].ValADE != mc[i].ValADE || ma[i].Step != mc[i].Step {
+			t.Errorf("epoch %d: straight %+v, resumed %+v", i, ma[i], mc[i])
+		}
+	}
+	for _, f := range []string{BestName, LatestName} {
+		if _, err := os.Stat(filepath.Join(dirB, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func readMetrics(t *testing.T, b []byte) []MetricsLine {
+	var out []MetricsLine
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var m MetricsLine
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func countLines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHeadLRSteps(t *testing.T) {
+	for _, c := range []struct {
+		ep   int
+		want float64
+	}{{0, 1e-3}, {32, 1e-3}, {33, 1e-4}, {65, 1e-4}, {66, 1e-5}, {99, 1e-5}} {
+		if got := HeadLR(1e-3, c.ep, 100); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("epoch %d: lr %g, want %g", c.ep, got, c.want)
+		}
+	}
+}
+
+func TestModes(t *testing.T) {
+	e := cpu.New()
+	b, _ := newMemSet(2, 4).Batch([]int{0, 1})
+	for _, mode := range []Mode{ModeThinkJEPA, ModeJEPAOnly, ModeVLMOnly} {
+		m := tinyModel(t, e, mode, 2)
+		if mode.Guided() != (m.Film != nil) {
+			t.Fatalf("%s: guidance bank presence wrong", mode)
+		}
+		ls, err := m.LossAndGrad(e, b, LossWeights{1, 1})
+		if err != nil || math.IsNaN(ls.Total) {
+			t.Fatalf("%s: loss %v, err %v", mode, ls, err)
+		}
+	}
+	if err := Mode("both").Validate(); err == nil {
+		t.Error("unknown mode accepted")
+	}
+}
