@@ -232,6 +232,10 @@ func FromString(s string) *Array {
 	for i, r := range rs {
 		binary.LittleEndian.PutUint32(raw[4*i:], uint32(r))
 	}
+	if len(rs) == 0 {
+		// NumPy stores the empty string as '<U1' holding one NUL: '<U0' has no size.
+		return &Array{DType: "<U1", Shape: nil, Raw: make([]byte, 4)}
+	}
 	return &Array{DType: DType("<U" + strconv.Itoa(len(rs))), Shape: nil, Raw: raw}
 }
 

@@ -62,6 +62,15 @@ func TestRoundTripDTypes(t *testing.T) {
 			t.Fatalf("%s: round trip changed the array: %+v -> %+v", a.DType, a.Shape, b.Shape)
 		}
 	}
+	var ebuf bytes.Buffer
+	if err := Write(&ebuf, FromString("")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := Read(&ebuf); err != nil {
+		t.Fatalf("empty string: %v", err)
+	} else if s, _ := e.String(); s != "" {
+		t.Fatalf("empty string read back as %q", s)
+	}
 	s, _ := FromString("héllo").String()
 	if s != "héllo" {
 		t.Fatalf("string round trip: %q", s)
