@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The demo: the whole chain on the built-in synthetic set. Stages are added here as they land.
+# The demo: the whole chain on the built-in synthetic set, sized for a 2-core machine:
+# synth → split → clips → encode (small seeded encoder: no released weights can be fetched
+# here) → thinker cache (STAND-IN features from the instruction text, since no VLM runs
+# here) → train ThinkJEPA and JEPA-only → forecast → baselines → eval → report.
+# Every stage skips work already done, so a rerun (or a run after a kill) resumes.
 set -euo pipefail
 BIN=${THINKJEPA_BIN:-bin/thinkjepa}
 OUT=${DEMO_DIR:-demo-out}
@@ -15,3 +19,57 @@ fi
 "$BIN" data split --method grouped --seed 42 --train-ratio 0.9 --out "$OUT/split.json" --overwrite "$OUT/synth"
 "$BIN" data clip --root "$OUT/split.json" --sampler episode64 --out "$OUT/clip.npz" --overwrite part1/basic_pick_place/0
 "$BIN" data inspect "$OUT/clip.npz"
+
+# Clips: one episode64 clip per episode of the manifest, by split.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+"$PY" -c "
+import json,sys
+for e in json.load(open(sys.argv[1]))['episodes']: print(e['split'], e['id'])" "$OUT/split.json" |
+while read -r split id; do
+  f="$OUT/clips/$split/$(echo "$id" | tr / _).npz"
+  [ -f "$f" ] || "$BIN" data clip --root "$OUT/split.json" --sampler episode64 --out "$f" "$id" 2>/dev/null
+done
+
+# Dense JEPA branch: a small V-JEPA 2-style encoder (seeded init), observed and target
+# halves encoded separately (ThinkJEPA v2 layout).
+[ -f "$OUT/encoder.safetensors" ] || "$BIN" weights init --arch demo --seed 1 --out "$OUT/encoder.safetensors"
+for split in train test; do
+  "$BIN" encode --weights "$OUT/encoder.safetensors" --input "$OUT/clips/$split" --out "$OUT/feats/$split" --split-clips
+  "$BIN" thinker standin --data "$OUT/clips/$split" --out "$OUT/thinker/$split"
+done
+"$BIN" thinker check --hidden 64 "$OUT/thinker/train" > /dev/null
+
+# Train ThinkJEPA and the JEPA-only ablation (same config, guidance off).
+cat > "$OUT/run.json" <<JSON
+{"mode": "thinkjepa", "out": "$OUT/runs/thinkjepa",
+ "train": {"clips": "$OUT/clips/train", "features": "$OUT/feats/train", "thinker": "$OUT/thinker/train"},
+ "val":   {"clips": "$OUT/clips/test", "features": "$OUT/feats/test", "thinker": "$OUT/thinker/test"},
+ "sample": {"camera": "last", "ref_mode": "none"},
+ "predictor": {"embed_dim": 128, "predictor_embed_dim": 64, "depth": 4, "num_heads": 4, "mlp_ratio": 2,
+               "tokens_per_frame": 16, "num_frames": 64, "past_frames": 32, "causal": true},
+ "film": {"hidden": 64}, "head": {"hidden": 64, "heads": 4},
+ "loop": {"seed": 42, "epochs": ${DEMO_EPOCHS:-12}, "batch_size": 4, "head_lr": 1e-2, "pred_lr": 1e-3, "clip_norm": 5}}
+JSON
+"$BIN" train --config "$OUT/run.json"
+"$BIN" train --config "$OUT/run.json" --mode jepa-only --out "$OUT/runs/jepa-only"
+
+# Forecast the held-out split with both models, and the two classical baselines.
+for m in thinkjepa jepa-only; do
+  "$BIN" forecast --ckpt "$OUT/runs/$m/best.safetensors" --data "$OUT/clips/test" \
+    --features "$OUT/feats/test" --thinker "$OUT/thinker/test" --out "$OUT/pred/$m"
+done
+"$BIN" baseline --kind constant-velocity --data "$OUT/clips/test" --out "$OUT/pred/constant-velocity"
+"$BIN" baseline --kind stationary --data "$OUT/clips/test" --out "$OUT/pred/stationary"
+
+# Evaluate and report.
+for m in thinkjepa jepa-only constant-velocity stationary; do
+  "$BIN" eval --pred "$OUT/pred/$m" --json "$OUT/eval-$m.json" -overwrite > "$OUT/eval-$m.md"
+done
+"$BIN" report --out "$OUT/report" -overwrite \
+  --run ThinkJEPA="$OUT/pred/thinkjepa" --run JEPA-only="$OUT/pred/jepa-only" \
+  --run constant-velocity="$OUT/pred/constant-velocity" --run stationary="$OUT/pred/stationary" \
+  --metrics ThinkJEPA="$OUT/runs/thinkjepa/metrics.jsonl" --metrics JEPA-only="$OUT/runs/jepa-only/metrics.jsonl"
+echo
+cat "$OUT/report/results.md"
+echo
+echo "report: $OUT/report (results.md, results.json, PNG plots)"
