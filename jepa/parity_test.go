@@ -2,13 +2,13 @@ package jepa
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/thinkjepa/thinkjepa/arch"
+	fixture "github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
@@ -82,18 +82,6 @@ func (g *golden) ints(t *testing.T, key string) ([]int64, []int) {
 }
 
 // relErr is ‖got−ref‖/‖ref‖ (absolute norm when the reference is zero).
-func relErr(got []float32, ref []float64) float64 {
-	var num, den float64
-	for i := range ref {
-		d := float64(got[i]) - ref[i]
-		num += d * d
-		den += ref[i] * ref[i]
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
-}
 
 func (g *golden) check(t *testing.T, e nn.Engine, what string, got *nn.Tensor, key string, tol float64) {
 	t.Helper()
@@ -102,7 +90,7 @@ func (g *golden) check(t *testing.T, e nn.Engine, what string, got *nn.Tensor, k
 	if len(h) < len(ref) {
 		t.Fatalf("%s: %d values, reference %s has %d", what, len(h), key, len(ref))
 	}
-	r := relErr(h[:len(ref)], ref)
+	r := fixture.RelErr(h[:len(ref)], ref)
 	if !(r <= tol) {
 		t.Errorf("%s: relative error %.3g > %.0e", what, r, tol)
 	}

@@ -1,71 +1,16 @@
 package rollout
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
-
-// readSafetensors reads an F32 safetensors file (the golden fixtures' weights).
-func readSafetensors(path string) (map[string][]float32, map[string][]int, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(raw) < 8 {
-		return nil, nil, fmt.Errorf("%s: truncated", path)
-	}
-	n := binary.LittleEndian.Uint64(raw[:8])
-	if uint64(len(raw)) < 8+n {
-		return nil, nil, fmt.Errorf("%s: header length %d beyond file", path, n)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(raw[8:8+n], &hdr); err != nil {
-		return nil, nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	body := raw[8+n:]
-	vals, shapes := map[string][]float32{}, map[string][]int{}
-	for k, v := range hdr {
-		if k == "__metadata__" {
-			continue
-		}
-		var e struct {
-			Dtype   string `json:"dtype"`
-			Shape   []int  `json:"shape"`
-			Offsets [2]int `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, nil, fmt.Errorf("%s: %s: %w", path, k, err)
-		}
-		if e.Dtype != "F32" || e.Offsets[1] > len(body) {
-			return nil, nil, fmt.Errorf("%s: %s: dtype %s offsets %v", path, k, e.Dtype, e.Offsets)
-		}
-		b := body[e.Offsets[0]:e.Offsets[1]]
-		f := make([]float32, len(b)/4)
-		for i := range f {
-			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		vals[k], shapes[k] = f, e.Shape
-	}
-	return vals, shapes, nil
-}
-
-func relDiff(got []float32, want []float64) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - want[i]
-		num += d * d
-		den += want[i] * want[i]
-	}
-	return math.Sqrt(num / math.Max(den, 1e-30))
-}
 
 // TestGoldenHeadTiny checks forward and backward against the PyTorch reference
 // (tools/reference, case head_tiny).
@@ -91,7 +36,7 @@ func TestGoldenHeadTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, shapes, err := readSafetensors(filepath.Join(dir, "weights.safetensors"))
+	ws, shapes, err := golden.Weights(filepath.Join(dir, "weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +78,7 @@ func TestGoldenHeadTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Release(e)
-	r := relDiff(e.ToHost(o.Out), f64("out"))
+	r := golden.RelErr(e.ToHost(o.Out), f64("out"))
 	t.Logf("out: relative error %.2e", r)
 	if r > 1e-5 {
 		t.Errorf("out: relative error %.2e", r)
@@ -143,7 +88,7 @@ func TestGoldenHeadTiny(t *testing.T) {
 	o.Backward(e, e.FromHost(f32(f64("grad_out")), B, T/2, gc.Joints, 3), dX)
 	var worst float64
 	check := func(name string, got []float32) {
-		r := relDiff(got, f64("grad."+name))
+		r := golden.RelErr(got, f64("grad."+name))
 		worst = math.Max(worst, r)
 		if r > 1e-4 {
 			t.Errorf("grad.%s: relative error %.2e", name, r)
