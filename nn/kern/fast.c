@@ -6,6 +6,11 @@
 #include <stdint.h>
 #include <string.h>
 
+// No floating-point traps are relied on here; telling gcc so lets it if-convert the clamps
+// in tj_expf/tj_erff. Without it most loops calling them stayed scalar and GELU backward
+// ran 25x slower than forward. (A pragma, because cgo rejects -fno-trapping-math in CFLAGS.)
+#pragma GCC optimize("no-trapping-math")
+
 #define TJ_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 // Cephes-style expf: range reduction by ln2, degree-6 polynomial, 2^n through the
