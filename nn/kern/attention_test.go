@@ -343,3 +343,33 @@ func TestAttentionFullyMaskedRows(t *testing.T) {
 		}
 	}
 }
+
+// The tabulated path (one cos/sin table over the position range) must give exactly the
+// per-token tables' result, in both directions and both precisions.
+func TestRoPETableMatchesPerToken(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	B, H, N, hd, dsub := 2, 3, 7, 64, 20
+	pos := randPos(rng, B*N)
+	pos[4] = -3 // negative positions index the table from its low end
+	x := randVec(rng, B*H*N*hd)
+	x32 := make([]float32, len(x))
+	for i, v := range x {
+		x32[i] = float32(v)
+	}
+	for _, transpose := range []bool{false, true} {
+		tab, per := append([]float64(nil), x...), append([]float64(nil), x...)
+		tab32, per32 := append([]float32(nil), x32...), append([]float32(nil), x32...)
+		ropeApply(tab, pos, dsub, B, H, N, hd, transpose)
+		ropeApply(tab32, pos, dsub, B, H, N, hd, transpose)
+		old := maxRoPETable
+		maxRoPETable = 0
+		ropeApply(per, pos, dsub, B, H, N, hd, transpose)
+		ropeApply(per32, pos, dsub, B, H, N, hd, transpose)
+		maxRoPETable = old
+		for i := range tab {
+			if tab[i] != per[i] || tab32[i] != per32[i] {
+				t.Fatalf("transpose=%v: element %d: table %g/%g, per-token %g/%g", transpose, i, tab[i], tab32[i], per[i], per32[i])
+			}
+		}
+	}
+}

@@ -43,9 +43,46 @@ func RoPEBackward[T Float](dx []T, pos []int32, dsub, B, H, N, hd int) {
 	ropeApply(dx, pos, dsub, B, H, N, hd, true)
 }
 
+// ropeTable holds cos/sin [dsub] for every integer position in [lo, lo+n): the angle of a
+// channel depends only on the position and the channel, not on the axis, so three axes
+// share one table and each token's rotation is three lookups instead of 3·dsub cos/sin.
+type ropeTable[T Float] struct {
+	lo, dsub int
+	cos, sin []T
+}
+
+// maxRoPETable bounds the position range tabulated; wider ranges (never seen in practice:
+// positions are frame, row and column indices) fall back to per-token tables.
+var maxRoPETable = 1 << 16 // a variable so tests can force the fallback
+
+func newRoPETable[T Float](pos []int32, dsub int, omega []float32) *ropeTable[T] {
+	if len(pos) == 0 {
+		return nil
+	}
+	lo, hi := pos[0], pos[0]
+	for _, p := range pos {
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	n := int(hi) - int(lo) + 1
+	if n > maxRoPETable {
+		return nil
+	}
+	tb := &ropeTable[T]{lo: int(lo), dsub: dsub, cos: make([]T, n*dsub), sin: make([]T, n*dsub)}
+	cs, sn := make([]float64, 3*dsub), make([]float64, 3*dsub)
+	for i := 0; i < n; i++ {
+		p := int32(tb.lo + i)
+		ropeTables(cs, sn, []int32{p, p, p}, omega)
+		for k := 0; k < dsub; k++ {
+			tb.cos[i*dsub+k], tb.sin[i*dsub+k] = T(cs[k]), T(sn[k])
+		}
+	}
+	return tb
+}
+
 func ropeApply[T Float](x []T, pos []int32, dsub, B, H, N, hd int, transpose bool) {
 	R := 3 * dsub
 	omega := ropeOmega(dsub)
+	tb := newRoPETable[T](pos[:3*B*N], dsub, omega)
 	parallelFor(B*N, 16, func(lo, hi int) {
 		cs := make([]float64, R)
 		sn := make([]float64, R)
@@ -53,9 +90,17 @@ func ropeApply[T Float](x []T, pos []int32, dsub, B, H, N, hd int, transpose boo
 		st := make([]T, R)
 		for r := lo; r < hi; r++ {
 			b, n := r/N, r%N
-			ropeTables(cs, sn, pos[3*r:3*r+3], omega)
-			for k := range ct {
-				ct[k], st[k] = T(cs[k]), T(sn[k])
+			if tb != nil {
+				for a := 0; a < 3; a++ {
+					o := (int(pos[3*r+a]) - tb.lo) * dsub
+					copy(ct[a*dsub:(a+1)*dsub], tb.cos[o:o+dsub])
+					copy(st[a*dsub:(a+1)*dsub], tb.sin[o:o+dsub])
+				}
+			} else {
+				ropeTables(cs, sn, pos[3*r:3*r+3], omega)
+				for k := range ct {
+					ct[k], st[k] = T(cs[k]), T(sn[k])
+				}
 			}
 			for h := 0; h < H; h++ {
 				v := x[((b*H+h)*N+n)*hd:][:R]
