@@ -49,48 +49,25 @@ func (c EncoderConfig) Grid(T, H, W int) (int, int, int) {
 	return T / c.TubeletSize, H / c.PatchSize, W / c.PatchSize
 }
 
-// Validate reports the first inconsistency with a clear message.
+// Validate reports every inconsistency, each naming the field and the value expected.
 func (c EncoderConfig) Validate() error {
-	var errs []error
-	pos := func(name string, v int) {
-		if v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
-		}
+	var v checks
+	v.positive([]field{{"embed_dim", c.EmbedDim}, {"depth", c.Depth}, {"num_heads", c.NumHeads},
+		{"patch_size", c.PatchSize}, {"tubelet_size", c.TubeletSize}, {"img_size", c.ImgSize},
+		{"num_frames", c.NumFrames}, {"in_chans", c.InChans}})
+	if c.MLPHidden <= 0 { // an explicit mlp_hidden replaces the ratio
+		v.positiveFloat("mlp_ratio", c.MLPRatio)
 	}
-	pos("embed_dim", c.EmbedDim)
-	pos("depth", c.Depth)
-	pos("num_heads", c.NumHeads)
-	pos("patch_size", c.PatchSize)
-	pos("tubelet_size", c.TubeletSize)
-	pos("img_size", c.ImgSize)
-	pos("num_frames", c.NumFrames)
-	pos("in_chans", c.InChans)
-	if c.MLPRatio <= 0 && c.MLPHidden <= 0 {
-		errs = append(errs, fmt.Errorf("mlp_ratio must be positive, got %g", c.MLPRatio))
-	}
-	if c.NormEps <= 0 {
-		errs = append(errs, fmt.Errorf("norm_eps must be positive, got %g", c.NormEps))
-	}
-	if c.NumHeads > 0 && c.EmbedDim%c.NumHeads != 0 {
-		errs = append(errs, fmt.Errorf("embed_dim %d is not divisible by num_heads %d", c.EmbedDim, c.NumHeads))
-	} else if c.NumHeads > 0 && c.EmbedDim/c.NumHeads < 6 {
-		errs = append(errs, fmt.Errorf("head_dim %d is too small for 3-D RoPE (need ≥ 6)", c.EmbedDim/c.NumHeads))
-	}
-	if c.PatchSize > 0 && c.ImgSize%c.PatchSize != 0 {
-		errs = append(errs, fmt.Errorf("img_size %d is not a multiple of patch_size %d", c.ImgSize, c.PatchSize))
-	}
-	if c.TubeletSize > 0 && c.NumFrames%c.TubeletSize != 0 {
-		errs = append(errs, fmt.Errorf("num_frames %d is not a multiple of tubelet_size %d", c.NumFrames, c.TubeletSize))
-	}
+	v.positiveFloat("norm_eps", c.NormEps)
+	v.heads("embed_dim", c.EmbedDim, c.NumHeads, true)
+	v.multiple("img_size", c.ImgSize, "patch_size", c.PatchSize)
+	v.multiple("num_frames", c.NumFrames, "tubelet_size", c.TubeletSize)
 	for _, l := range c.OutLayers {
 		if l < 0 || l >= c.Depth {
-			errs = append(errs, fmt.Errorf("out_layers entry %d outside 0..%d", l, c.Depth-1))
+			v.fail("out_layers entry %d outside 0..%d", l, c.Depth-1)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("encoder config: %w", errors.Join(errs...))
-	}
-	return nil
+	return v.err("encoder config")
 }
 
 // PredictorConfig sizes the V-JEPA 2 mask-token predictor (§2.1).
@@ -116,32 +93,16 @@ func (c PredictorConfig) GridSize() int { return c.ImgSize / c.PatchSize }
 // Hidden is the MLP hidden width.
 func (c PredictorConfig) Hidden() int { return int(float64(c.PredictorEmbedDim) * c.MLPRatio) }
 
-// Validate reports inconsistencies.
+// Validate reports every inconsistency, each naming the field and the value expected.
 func (c PredictorConfig) Validate() error {
-	var errs []error
-	for _, f := range []struct {
-		n string
-		v int
-	}{{"embed_dim", c.EmbedDim}, {"predictor_embed_dim", c.PredictorEmbedDim}, {"depth", c.Depth},
+	var v checks
+	v.positive([]field{{"embed_dim", c.EmbedDim}, {"predictor_embed_dim", c.PredictorEmbedDim}, {"depth", c.Depth},
 		{"num_heads", c.NumHeads}, {"num_mask_tokens", c.NumMaskTokens}, {"img_size", c.ImgSize},
-		{"patch_size", c.PatchSize}, {"num_frames", c.NumFrames}, {"tubelet_size", c.TubeletSize}} {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %d", f.n, f.v))
-		}
-	}
-	if c.MLPRatio <= 0 {
-		errs = append(errs, fmt.Errorf("mlp_ratio must be positive, got %g", c.MLPRatio))
-	}
-	if c.NormEps <= 0 {
-		errs = append(errs, fmt.Errorf("norm_eps must be positive, got %g", c.NormEps))
-	}
-	if c.NumHeads > 0 && c.PredictorEmbedDim%c.NumHeads != 0 {
-		errs = append(errs, fmt.Errorf("predictor_embed_dim %d is not divisible by num_heads %d", c.PredictorEmbedDim, c.NumHeads))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("predictor config: %w", errors.Join(errs...))
-	}
-	return nil
+		{"patch_size", c.PatchSize}, {"num_frames", c.NumFrames}, {"tubelet_size", c.TubeletSize}})
+	v.positiveFloat("mlp_ratio", c.MLPRatio)
+	v.positiveFloat("norm_eps", c.NormEps)
+	v.heads("predictor_embed_dim", c.PredictorEmbedDim, c.NumHeads, false)
+	return v.err("predictor config")
 }
 
 // ThinkPredictorConfig sizes the ThinkJEPA predictor (CortexGuidedVideoPredictor, §4.4).
@@ -172,40 +133,77 @@ func (c ThinkPredictorConfig) Hidden() int { return int(float64(c.PredictorEmbed
 // FutureFrames is num_frames − past_frames.
 func (c ThinkPredictorConfig) FutureFrames() int { return c.NumFrames - c.PastFrames }
 
-// Validate reports inconsistencies.
+// Validate reports every inconsistency, each naming the field and the value expected.
 func (c ThinkPredictorConfig) Validate() error {
-	var errs []error
-	for _, f := range []struct {
-		n string
-		v int
-	}{{"embed_dim", c.EmbedDim}, {"predictor_embed_dim", c.PredictorEmbedDim}, {"depth", c.Depth},
+	var v checks
+	v.positive([]field{{"embed_dim", c.EmbedDim}, {"predictor_embed_dim", c.PredictorEmbedDim}, {"depth", c.Depth},
 		{"num_heads", c.NumHeads}, {"tokens_per_frame", c.TokensPerFrame}, {"num_frames", c.NumFrames},
-		{"past_frames", c.PastFrames}, {"num_query_templates", c.NumQueryTemplates}} {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %d", f.n, f.v))
-		}
-	}
-	if c.MLPRatio <= 0 {
-		errs = append(errs, fmt.Errorf("mlp_ratio must be positive, got %g", c.MLPRatio))
-	}
-	if c.NormEps <= 0 {
-		errs = append(errs, fmt.Errorf("norm_eps must be positive, got %g", c.NormEps))
-	}
+		{"past_frames", c.PastFrames}, {"num_query_templates", c.NumQueryTemplates}})
+	v.positiveFloat("mlp_ratio", c.MLPRatio)
+	v.positiveFloat("norm_eps", c.NormEps)
 	if c.PastFrames >= c.NumFrames && c.NumFrames > 0 {
-		errs = append(errs, fmt.Errorf("past_frames %d must be smaller than num_frames %d", c.PastFrames, c.NumFrames))
+		v.fail("past_frames %d must be smaller than num_frames %d", c.PastFrames, c.NumFrames)
 	}
 	if c.QueryIndex < 0 {
-		errs = append(errs, fmt.Errorf("query_index must be ≥ 0, got %d", c.QueryIndex))
+		v.fail("query_index must be ≥ 0, got %d", c.QueryIndex)
 	}
-	if c.NumHeads > 0 && c.PredictorEmbedDim%c.NumHeads != 0 {
-		errs = append(errs, fmt.Errorf("predictor_embed_dim %d is not divisible by num_heads %d", c.PredictorEmbedDim, c.NumHeads))
-	} else if c.NumHeads > 0 && c.PredictorEmbedDim/c.NumHeads < 6 {
-		errs = append(errs, fmt.Errorf("head_dim %d is too small for 3-D RoPE (need ≥ 6)", c.PredictorEmbedDim/c.NumHeads))
+	v.heads("predictor_embed_dim", c.PredictorEmbedDim, c.NumHeads, true)
+	return v.err("thinkjepa predictor config")
+}
+
+// field is a named integer config field, for checks.positive.
+type field struct {
+	name string
+	v    int
+}
+
+// checks collects the validation failures of one config, so a bad config lists all its
+// problems at once. Every message names the JSON field, the value found and the value
+// expected.
+type checks []error
+
+func (v *checks) fail(format string, a ...any) { *v = append(*v, fmt.Errorf(format, a...)) }
+
+func (v *checks) positive(fs []field) {
+	for _, f := range fs {
+		if f.v <= 0 {
+			v.fail("%s must be positive, got %d", f.name, f.v)
+		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("thinkjepa predictor config: %w", errors.Join(errs...))
+}
+
+func (v *checks) positiveFloat(name string, x float64) {
+	if x <= 0 {
+		v.fail("%s must be positive, got %g", name, x)
 	}
-	return nil
+}
+
+// heads checks that the width splits into num_heads heads and, for blocks with 3-D RoPE,
+// that a head is wide enough to rotate along three axes. A non-positive num_heads is
+// reported by positive.
+func (v *checks) heads(dimName string, dim, heads int, rope bool) {
+	switch {
+	case heads <= 0:
+	case dim%heads != 0:
+		v.fail("%s %d is not divisible by num_heads %d", dimName, dim, heads)
+	case rope && dim/heads < 6:
+		v.fail("head_dim %d is too small for 3-D RoPE (need ≥ 6)", dim/heads)
+	}
+}
+
+// multiple checks that a is a multiple of b (b ≤ 0 is reported by positive).
+func (v *checks) multiple(aName string, a int, bName string, b int) {
+	if b > 0 && a%b != 0 {
+		v.fail("%s %d is not a multiple of %s %d", aName, a, bName, b)
+	}
+}
+
+// err is nil without failures, else all of them under the config kind's name.
+func (v checks) err(kind string) error {
+	if len(v) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", kind, errors.Join(v...))
 }
 
 // RoPEDSub is the per-axis rotated width of a head: 2·((hd/3)/2) (model-spec §1.4).

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 )
@@ -92,15 +93,19 @@ func (c *Clip) WriteNPZ(path string) error {
 
 // ReadClipNPZ reads a clip written by WriteNPZ (or by any tool using the same keys).
 func ReadClipNPZ(path string) (*Clip, error) {
+	if _, err := os.Stat(path); err != nil { // "no such file", not "not a zip archive"
+		return nil, fmt.Errorf("read clip: %w", err)
+	}
 	z, err := npy.OpenNPZ(path)
 	if err != nil {
 		return nil, fmt.Errorf("read clip: %w", err)
 	}
 	defer z.Close()
+	// Errors from z (Get, Float32s) already name the file and the key.
 	c := &Clip{}
 	fa, err := z.Get("frames")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("read clip: %w", err)
 	}
 	if len(fa.Shape) != 4 || fa.Shape[3] != 3 {
 		return nil, fmt.Errorf("%s: key frames has shape %v, expected [T,H,W,3]", path, fa.Shape)
@@ -115,9 +120,6 @@ func ReadClipNPZ(path string) (*Clip, error) {
 		}
 		var v []float32
 		v, _, err = z.Float32s(key, shape...)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", path, err)
-		}
 		return v
 	}
 	c.XYZWorld = f32("xyz_world", c.T, NumJoints, 3)
@@ -126,12 +128,12 @@ func ReadClipNPZ(path string) (*Clip, error) {
 	c.Conf = f32("conf", c.T, NumJoints)
 	k := f32("intrinsics", 3, 3)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read clip: %w", err)
 	}
 	copy(c.Intrinsics[:], k)
 	va, err := z.Get("valid")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("read clip: %w", err)
 	}
 	if err := npy.CheckShape(va.Shape, []int{c.T, NumJoints}); err != nil {
 		return nil, fmt.Errorf("%s: key valid: %w", path, err)
@@ -146,7 +148,7 @@ func ReadClipNPZ(path string) (*Clip, error) {
 	}
 	ia, err := z.Get("frame_indices")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("read clip: %w", err)
 	}
 	iv, err := ia.Int64s()
 	if err != nil || len(iv) != c.T {
@@ -170,7 +172,7 @@ func ReadClipNPZ(path string) (*Clip, error) {
 		}
 		a, err := z.Get(key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("read clip: %w", err)
 		}
 		if *dst, err = a.String(); err != nil {
 			return nil, fmt.Errorf("%s: key %s: %w", path, key, err)

@@ -41,15 +41,43 @@ type Dataset struct {
 	Episodes []Episode
 	Skipped  []string // "path: reason" for files left out of the listing
 	Manifest *Manifest
+	// HandAnnotations is "manual" or "automatic" for Ego-Exo4D (which hand annotation
+	// files the episodes point at), empty for EgoDex.
+	HandAnnotations string
 }
 
 // OpenDataset lists the episodes of an EgoDex root (<split>/<task>/<k>.hdf5 + .mp4, or a
 // single split folder <task>/<k>.hdf5), an Ego-Exo4D root (takes.json), or a manifest JSON.
 // EgoDex episodes without an MP4 are skipped with a warning (data-spec §1.1).
 func OpenDataset(path string) (*Dataset, error) {
+	return OpenDatasetWith(path, DatasetOptions{})
+}
+
+// DatasetOptions controls OpenDatasetWith.
+type DatasetOptions struct {
+	// EgoExo applies to an Ego-Exo4D root. Asking for automatic annotations of anything
+	// else is an error: an EgoDex root has one kind, and a manifest's episodes already
+	// name their annotation files.
+	EgoExo EgoExoOptions
+}
+
+// OpenDatasetWith is OpenDataset with options.
+func OpenDatasetWith(path string, o DatasetOptions) (*Dataset, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open dataset: %w", err)
+	}
+	isEgoExo := false
+	if st.IsDir() {
+		_, err := os.Stat(filepath.Join(path, "takes.json"))
+		isEgoExo = err == nil
+	}
+	if o.EgoExo.Automatic && !isEgoExo {
+		what := "an EgoDex root (no takes.json)"
+		if !st.IsDir() {
+			what = "not a directory (a manifest's episodes already name their annotation files)"
+		}
+		return nil, fmt.Errorf("open dataset %s: automatic hand annotations apply to an Ego-Exo4D root (with takes.json); this is %s", path, what)
 	}
 	if !st.IsDir() {
 		if strings.HasSuffix(path, ".json") {
@@ -57,12 +85,12 @@ func OpenDataset(path string) (*Dataset, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &Dataset{Name: m.Dataset, Root: m.Root, Episodes: m.Episodes, Manifest: m}, nil
+			return &Dataset{Name: m.Dataset, Root: m.Root, Episodes: m.Episodes, Manifest: m, HandAnnotations: m.HandAnnotations}, nil
 		}
 		return nil, fmt.Errorf("open dataset %s: expected a directory or a manifest .json", path)
 	}
-	if _, err := os.Stat(filepath.Join(path, "takes.json")); err == nil {
-		return OpenEgoExo(path, EgoExoOptions{})
+	if isEgoExo {
+		return OpenEgoExo(path, o.EgoExo)
 	}
 	return openEgoDex(path)
 }

@@ -160,7 +160,10 @@ func OpenEgoExo(root string, o EgoExoOptions) (*Dataset, error) {
 	if o.Automatic {
 		kind = "automatic"
 	}
-	d := &Dataset{Name: EgoExo4D, Root: root}
+	d := &Dataset{Name: EgoExo4D, Root: root, HandAnnotations: "manual"}
+	if o.Automatic {
+		d.HandAnnotations = "automatic"
+	}
 	for i, t := range takes {
 		if t.TakeUID == "" {
 			return nil, fmt.Errorf("%s: entry %d lacks take_uid", tp, i)

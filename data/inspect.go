@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -53,6 +54,7 @@ type EpisodeReport struct {
 type Report struct {
 	Path          string          `json:"path"`
 	Dataset       string          `json:"dataset"`
+	HandAnnots    string          `json:"hand_annotations,omitempty"` // Ego-Exo4D: manual or automatic
 	Episodes      int             `json:"episodes"`
 	PerSplit      map[string]int  `json:"per_split"`
 	PerTask       map[string]int  `json:"per_task"`
@@ -81,11 +83,14 @@ type ClipSummary struct {
 type InspectOptions struct {
 	CountVideo bool // count MP4 frames with ffprobe and compare with the pose rows
 	Limit      int  // inspect at most this many episodes (0: all)
+	Dataset    DatasetOptions
 }
 
 // Inspect summarises a dataset root, a manifest, one EgoDex .hdf5 or one clip .npz.
 func Inspect(path string, o InspectOptions) (*Report, error) {
 	switch {
+	case o.Dataset.EgoExo.Automatic && (strings.HasSuffix(path, ".npz") || strings.HasSuffix(path, ".hdf5") || strings.HasSuffix(path, ".h5")):
+		return nil, fmt.Errorf("inspect %s: automatic hand annotations apply to an Ego-Exo4D root, not to a single file", path)
 	case strings.HasSuffix(path, ".npz"):
 		c, err := ReadClipNPZ(path)
 		if err != nil {
@@ -114,10 +119,13 @@ func Inspect(path string, o InspectOptions) (*Report, error) {
 		r.Problems = append(r.Problems, c.Warnings...)
 		return r, nil
 	case strings.HasSuffix(path, ".hdf5") || strings.HasSuffix(path, ".h5"):
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("inspect: %w", err)
+		}
 		d := &Dataset{Name: EgoDex, Root: path, Episodes: []Episode{EpisodeFromPath(path)}}
 		return inspectDataset(path, d, o), nil
 	}
-	d, err := OpenDataset(path)
+	d, err := OpenDatasetWith(path, o.Dataset)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func Inspect(path string, o InspectOptions) (*Report, error) {
 }
 
 func inspectDataset(path string, d *Dataset, o InspectOptions) *Report {
-	r := &Report{Path: path, Dataset: d.Name, PerSplit: map[string]int{}, PerTask: map[string]int{}, Skipped: d.Skipped, JointsPresent: NumJoints}
+	r := &Report{Path: path, Dataset: d.Name, HandAnnots: d.HandAnnotations, PerSplit: map[string]int{}, PerTask: map[string]int{}, Skipped: d.Skipped, JointsPresent: NumJoints}
 	for _, s := range d.Skipped {
 		r.Problems = append(r.Problems, "skipped "+s)
 	}

@@ -28,6 +28,9 @@ type Manifest struct {
 	Counts     map[string]int `json:"counts"`
 	Episodes   []Episode      `json:"episodes"`
 	Build      buildinfo.Info `json:"build"`
+
+	// HandAnnotations: Ego-Exo4D "manual" or "automatic" (the episodes' paths point at them).
+	HandAnnotations string `json:"hand_annotations,omitempty"`
 }
 
 // Splits lists the split names present, sorted.
@@ -59,14 +62,18 @@ func (m *Manifest) Select(split string) ([]Episode, error) {
 	return out, nil
 }
 
-// WriteManifest writes m atomically as indented JSON, with paths made relative to Root.
+// WriteManifest writes m atomically as indented JSON, with an absolute root and episode
+// paths made relative to it. Relative paths in m (root or episodes) are relative to the
+// working directory, as OpenDataset returns them for a relative root.
 func WriteManifest(path string, m *Manifest) error {
 	c := *m
+	c.Root = absRoot(m.Root)
 	c.Build = buildinfo.Get()
 	c.Counts = map[string]int{}
 	c.Episodes = make([]Episode, len(m.Episodes))
+	r := func(p string) string { return rel(c.Root, p) }
 	for i, e := range m.Episodes {
-		e.Path, e.Video, e.CameraPose, e.BodyPath = rel(m.Root, e.Path), rel(m.Root, e.Video), rel(m.Root, e.CameraPose), rel(m.Root, e.BodyPath)
+		e.Path, e.Video, e.CameraPose, e.BodyPath = r(e.Path), r(e.Video), r(e.CameraPose), r(e.BodyPath)
 		c.Episodes[i] = e
 		c.Counts[e.Split]++
 	}
@@ -77,7 +84,9 @@ func WriteManifest(path string, m *Manifest) error {
 	return fsutil.WriteFileAtomic(path, append(b, '\n'))
 }
 
-// ReadManifest reads a manifest and resolves its paths against Root.
+// ReadManifest reads a manifest and resolves its paths against Root. A relative (or
+// empty) root is relative to the manifest file's directory, so a folder holding its data
+// and a hand-written manifest can move; the returned Root and paths are absolute.
 func ReadManifest(path string) (*Manifest, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -93,6 +102,9 @@ func ReadManifest(path string) (*Manifest, error) {
 	if len(m.Episodes) == 0 {
 		return nil, fmt.Errorf("manifest %s: field episodes is empty", path)
 	}
+	if !filepath.IsAbs(m.Root) {
+		m.Root = absRoot(filepath.Join(filepath.Dir(path), filepath.FromSlash(m.Root)))
+	}
 	for i := range m.Episodes {
 		e := &m.Episodes[i]
 		if e.ID == "" || e.Path == "" {
@@ -106,10 +118,13 @@ func ReadManifest(path string) (*Manifest, error) {
 	return &m, nil
 }
 
+// rel makes p (absolute, or relative to the working directory) relative to the absolute
+// root when it lies under it; otherwise p is kept, made absolute.
 func rel(root, p string) string {
-	if p == "" || root == "" {
+	if p == "" {
 		return p
 	}
+	p = absRoot(p)
 	r, err := filepath.Rel(root, p)
 	if err != nil || strings.HasPrefix(r, "..") {
 		return p
@@ -139,7 +154,7 @@ func OfficialSplitName(folder string) (string, error) {
 
 // SplitOfficial returns a manifest that keeps the dataset's own splits.
 func SplitOfficial(d *Dataset, sampler string) (*Manifest, error) {
-	m := &Manifest{Dataset: d.Name, Root: absRoot(d.Root), Sampler: sampler, Method: "official"}
+	m := &Manifest{Dataset: d.Name, Root: absRoot(d.Root), Sampler: sampler, Method: "official", HandAnnotations: d.HandAnnotations}
 	for _, e := range d.Episodes {
 		s, err := OfficialSplitName(e.Split)
 		if err != nil {
@@ -163,7 +178,7 @@ type GroupedOptions struct {
 // SplitGrouped is ThinkJEPA's split (data-spec §1.7): optionally a round-robin subset
 // across groups, then whole groups (tasks) to train or test so they never overlap.
 func SplitGrouped(d *Dataset, o GroupedOptions) (*Manifest, error) {
-	if o.TrainRatio <= 0 || o.TrainRatio >= 1 {
+	if !(o.TrainRatio > 0 && o.TrainRatio < 1) { // also NaN
 		return nil, fmt.Errorf("grouped split: train ratio %v, expected 0 < r < 1", o.TrainRatio)
 	}
 	groupOf := func(e Episode) string { return e.Task }
@@ -215,7 +230,7 @@ func SplitGrouped(d *Dataset, o GroupedOptions) (*Manifest, error) {
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	nTrain := int(math.Round(o.TrainRatio * float64(len(order))))
 	nTrain = min(max(nTrain, 1), len(order)-1)
-	m := &Manifest{Dataset: d.Name, Root: absRoot(d.Root), Sampler: o.Sampler, Method: "grouped", GroupBy: o.GroupBy,
+	m := &Manifest{Dataset: d.Name, Root: absRoot(d.Root), Sampler: o.Sampler, Method: "grouped", GroupBy: o.GroupBy, HandAnnotations: d.HandAnnotations,
 		Seed: o.Seed, TrainRatio: o.TrainRatio, Subset: o.Subset}
 	for gi, n := range order {
 		split := "test"

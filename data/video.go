@@ -29,6 +29,12 @@ func (o VideoOptions) size() (int, int) {
 	return w, h
 }
 
+// Limits of DecodeFrames: the decoded clip is held in memory as uint8 RGB.
+const (
+	MaxVideoSide = 4096
+	MaxClipBytes = 4 << 30
+)
+
 // VideoFrames is the result of DecodeFrames.
 type VideoFrames struct {
 	Frames  []uint8 // [len(indices)][H][W][3]
@@ -44,6 +50,15 @@ func DecodeFrames(path string, indices []int, opt VideoOptions) (*VideoFrames, e
 	W, H := opt.size()
 	if len(indices) == 0 {
 		return &VideoFrames{}, nil
+	}
+	// Refuse sizes that cannot fit in memory rather than dying in make (a runtime
+	// out-of-memory is a crash with a stack trace, not an error).
+	if W > MaxVideoSide || H > MaxVideoSide {
+		return nil, fmt.Errorf("video %s: output size %dx%d, expected at most %d px a side", path, W, H, MaxVideoSide)
+	}
+	if need := int64(len(indices)) * int64(W) * int64(H) * 3; need > MaxClipBytes {
+		return nil, fmt.Errorf("video %s: %d frames of %dx%d need %.1f GiB, expected at most %d GiB per clip", path, len(indices), W, H,
+			float64(need)/(1<<30), MaxClipBytes>>30)
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("video %s: %w", path, err)

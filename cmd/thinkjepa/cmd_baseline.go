@@ -21,34 +21,34 @@ func init() {
 			dataPath := fs.String("data", "", "manifest JSON or dataset root (episodes are sampled), or a folder of clip .npz files")
 			out := fs.String("out", "", "prediction folder to write")
 			split := fs.String("split", "", "only clips of this split (default: all)")
-			sampler := fs.String("sampler", "", "sampler for manifests/roots: episode64 | window (default: the manifest's, else episode64)")
-			T := fs.Int("T", 64, "clip length for --sampler")
-			stride := fs.Int("stride", 1, "frame stride for --sampler window")
-			start := fs.Int("start", 0, "first frame for --sampler window")
+			smp := addSamplerFlags(fs, "", "T") // for manifests and dataset roots
 			frames := fs.Bool("frames", false, "decode video to store the last observed frame (for report plots)")
 			overwrite := fs.Bool("overwrite", false, "rewrite clips already in --out (default: finished clips are skipped)")
 			return func(args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %q", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				k, err := baseline.ParseKind(*kind)
 				if err != nil {
 					return usageErrorf("--kind: %v", err)
 				}
-				if *dataPath == "" || *out == "" {
-					return usageErrorf("--data and --out are required")
+				if err := requireFlags(fs, "data", "out"); err != nil {
+					return err
+				}
+				if err := smp.check(); err != nil {
+					return err
 				}
 				model := "baseline-" + string(k)
 				if r, err := predfile.ReadRun(*out); err == nil && r.Model != model && !*overwrite {
 					return fmt.Errorf("%s holds predictions of %q, not %q (pass -overwrite to mix them)", *out, r.Model, model)
 				}
-				src, err := dataclip.Open(*dataPath, dataclip.Options{Sampler: *sampler, T: *T, Stride: *stride,
-					Start: *start, Split: *split, Frames: *frames})
+				src, err := dataclip.Open(*dataPath, dataclip.Options{Sampler: smp.name, T: smp.T, Stride: smp.stride,
+					Start: smp.start, Split: *split, Frames: *frames})
 				if err != nil {
 					return err
 				}
-				cfg := map[string]any{"kind": k, "data": *dataPath, "split": *split, "sampler": *sampler,
-					"T": *T, "stride": *stride, "start": *start, "frames": *frames, "source": src.Desc}
+				cfg := map[string]any{"kind": k, "data": *dataPath, "split": *split, "sampler": smp.name,
+					"T": smp.T, "stride": smp.stride, "start": smp.start, "frames": *frames, "source": src.Desc}
 				if err := predfile.WriteRun(*out, predfile.Run{Model: model, Config: cfg}); err != nil {
 					return err
 				}

@@ -35,8 +35,8 @@ func init() {
 			jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 			vitl := fs.Bool("vitl-clip", false, "instead: one full ViT-L (vit_large) inference forward on a 16-frame 256² clip (random weights), reporting time and peak RSS")
 			return func(args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %q", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				var ths []int
 				for _, s := range strings.Split(*threads, ",") {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/thinkjepa/thinkjepa/data"
-	"github.com/thinkjepa/thinkjepa/internal/fsutil"
 )
 
 func init() {
@@ -22,15 +21,17 @@ func init() {
 			asJSON := fs.Bool("json", false, "print the full report (per episode) as JSON")
 			video := fs.Bool("video", true, "count MP4 frames with ffprobe and compare with the pose rows")
 			limit := fs.Int("limit", 0, "inspect at most this many episodes (0: all)")
+			automatic := addAutomaticFlag(fs)
 			return func(args []string) error {
-				args, err := interspersed(fs, args)
+				path, err := oneArg(args, "PATH")
 				if err != nil {
 					return err
 				}
-				if len(args) != 1 {
-					return usageErrorf("expected one PATH")
+				if *limit < 0 {
+					return usageErrorf("--limit must be ≥ 0, got %d", *limit)
 				}
-				r, err := data.Inspect(args[0], data.InspectOptions{CountVideo: *video, Limit: *limit})
+				r, err := data.Inspect(path, data.InspectOptions{CountVideo: *video, Limit: *limit,
+					Dataset: data.DatasetOptions{EgoExo: data.EgoExoOptions{Automatic: *automatic}}})
 				if err != nil {
 					return err
 				}
@@ -40,9 +41,15 @@ func init() {
 						return err
 					}
 					fmt.Println(string(b))
-					return nil
+				} else {
+					printReport(r)
 				}
-				printReport(r)
+				// A dataset reports its unreadable episodes among the problems; one
+				// episode file that cannot be read is a failure (the report above says why).
+				if len(r.PerEpisode) == 1 && r.PerEpisode[0].Frames == 0 && r.Clip == nil && len(r.PerEpisode[0].Problems) > 0 &&
+					(strings.HasSuffix(path, ".hdf5") || strings.HasSuffix(path, ".h5")) {
+					return fmt.Errorf("%s is not a usable episode: %s", path, r.PerEpisode[0].Problems[0])
+				}
 				return nil
 			}
 		},
@@ -50,37 +57,31 @@ func init() {
 	register(&command{
 		name:    "data clip",
 		summary: "sample one episode into a clip .npz (frames, xyz_world, xyz_cam, cam_ext, conf, valid, frame_indices, …)",
-		usage:   "[flags] EPISODE   (an .hdf5 path, or an episode id with --root)",
+		usage:   "[flags] EPISODE   (an .hdf5 path, or an episode id / Ego-Exo4D take uid or name with --root)",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			root := fs.String("root", "", "dataset root or manifest in which to look EPISODE up by id")
-			sampler := fs.String("sampler", "episode64", "episode64 or window")
-			T := fs.Int("frames", 64, "clip length T (past = T/2)")
-			stride := fs.Int("stride", 1, "window sampler: stride in source frames")
-			start := fs.Int("start", 0, "window sampler: first source frame")
+			smp := addSamplerFlags(fs, "episode64", "frames")
 			size := fs.Int("size", 256, "output frame size (square)")
 			crop := fs.Bool("crop", false, "centre-crop instead of squashing (ThinkJEPA squashes)")
 			skipVideo := fs.Bool("skip-video", false, "poses only (no frames)")
-			out := fs.String("out", "", "output .npz (required)")
-			overwrite := fs.Bool("overwrite", false, "replace an existing --out")
+			automatic := addAutomaticFlag(fs)
+			out := addOutFile(fs, "output .npz")
 			return func(args []string) error {
-				args, err := interspersed(fs, args)
+				id, err := oneArg(args, "EPISODE")
 				if err != nil {
 					return err
 				}
-				if len(args) != 1 {
-					return usageErrorf("expected one EPISODE")
-				}
-				if *out == "" {
-					return usageErrorf("--out is required")
-				}
-				if err := fsutil.CheckNoClobber(*out, *overwrite); err != nil {
+				if err := out.check(); err != nil {
 					return err
 				}
-				s, err := data.ParseSampler(*sampler, *T, *stride, *start)
+				s, err := smp.sampler()
 				if err != nil {
-					return usageErrorf("%v", err)
+					return err
 				}
-				ep, err := findEpisode(*root, args[0])
+				if *size < 1 || *size > data.MaxVideoSide {
+					return usageErrorf("--size must be in 1..%d, got %d", data.MaxVideoSide, *size)
+				}
+				ep, err := findEpisode(*root, id, data.DatasetOptions{EgoExo: data.EgoExoOptions{Automatic: *automatic}})
 				if err != nil {
 					return err
 				}
@@ -88,10 +89,10 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if err := c.WriteNPZ(*out); err != nil {
+				if err := c.WriteNPZ(out.path); err != nil {
 					return err
 				}
-				slog.Info("data clip: wrote", "out", *out, "episode", c.Episode, "sampler", s.Name(), "T", c.T, "frames", fmt.Sprintf("%dx%d", c.W, c.H),
+				slog.Info("data clip: wrote", "out", out.path, "episode", c.Episode, "sampler", s.Name(), "T", c.T, "frames", fmt.Sprintf("%dx%d", c.W, c.H),
 					"indices", fmt.Sprintf("%d..%d", c.FrameIndices[0], c.FrameIndices[c.T-1]), "instruction", c.Instruction, "warnings", len(c.Warnings))
 				return nil
 			}
@@ -109,23 +110,20 @@ func init() {
 			groupBy := fs.String("group-by", "task", "grouped: task or take")
 			sampler := fs.String("sampler", "episode64", "sampler name recorded in the manifest")
 			only := fs.String("splits", "", "official: keep only these comma-separated splits (e.g. train,test)")
-			out := fs.String("out", "", "output manifest .json (required)")
-			overwrite := fs.Bool("overwrite", false, "replace an existing --out")
+			automatic := addAutomaticFlag(fs)
+			out := addOutFile(fs, "output manifest .json")
 			return func(args []string) error {
-				args, err := interspersed(fs, args)
+				root, err := oneArg(args, "ROOT")
 				if err != nil {
 					return err
 				}
-				if len(args) != 1 {
-					return usageErrorf("expected one ROOT")
-				}
-				if *out == "" {
-					return usageErrorf("--out is required")
-				}
-				if err := fsutil.CheckNoClobber(*out, *overwrite); err != nil {
+				if err := out.check(); err != nil {
 					return err
 				}
-				d, err := data.OpenDataset(args[0])
+				if *subset < 0 {
+					return usageErrorf("--subset must be ≥ 0, got %d", *subset)
+				}
+				d, err := data.OpenDatasetWith(root, data.DatasetOptions{EgoExo: data.EgoExoOptions{Automatic: *automatic}})
 				if err != nil {
 					return err
 				}
@@ -144,32 +142,18 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if err := data.WriteManifest(*out, m); err != nil {
+				if err := data.WriteManifest(out.path, m); err != nil {
 					return err
 				}
 				counts := map[string]int{}
 				for _, e := range m.Episodes {
 					counts[e.Split]++
 				}
-				slog.Info("data split: wrote", "out", *out, "method", m.Method, "episodes", len(m.Episodes), "splits", fmt.Sprint(counts))
+				slog.Info("data split: wrote", "out", out.path, "method", m.Method, "episodes", len(m.Episodes), "splits", fmt.Sprint(counts))
 				return nil
 			}
 		},
 	})
-}
-
-// interspersed lets flags follow positional arguments ("data clip EPISODE --out x.npz"):
-// the standard flag package stops at the first positional, so parse the rest again.
-func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		pos = append(pos, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			return nil, usageErrorf("%v", err)
-		}
-		args = fs.Args()
-	}
-	return pos, nil
 }
 
 func keepSplits(m *data.Manifest, names []string) (*data.Manifest, error) {
@@ -185,14 +169,17 @@ func keepSplits(m *data.Manifest, names []string) (*data.Manifest, error) {
 	return m, nil
 }
 
-func findEpisode(root, id string) (data.Episode, error) {
+func findEpisode(root, id string, o data.DatasetOptions) (data.Episode, error) {
 	if root == "" {
+		if o.EgoExo.Automatic {
+			return data.Episode{}, usageErrorf("--automatic needs --root, an Ego-Exo4D root to look the take %q up in", id)
+		}
 		if st, err := os.Stat(id); err == nil && !st.IsDir() && (strings.HasSuffix(id, ".hdf5") || strings.HasSuffix(id, ".h5")) {
 			return data.EpisodeFromPath(id), nil
 		}
 		return data.Episode{}, usageErrorf("EPISODE %q is not an .hdf5 file; pass --root to look an id up", id)
 	}
-	d, err := data.OpenDataset(root)
+	d, err := data.OpenDatasetWith(root, o)
 	if err != nil {
 		return data.Episode{}, err
 	}
@@ -200,7 +187,11 @@ func findEpisode(root, id string) (data.Episode, error) {
 }
 
 func printReport(r *data.Report) {
-	fmt.Printf("%s (%s)\n", r.Path, r.Dataset)
+	if r.HandAnnots != "" {
+		fmt.Printf("%s (%s, %s hand annotations)\n", r.Path, r.Dataset, r.HandAnnots)
+	} else {
+		fmt.Printf("%s (%s)\n", r.Path, r.Dataset)
+	}
 	if c := r.Clip; c != nil {
 		fmt.Printf("  clip: episode %s, T=%d (past %d), frames %dx%d, valid %.1f%%\n  instruction: %q\n  frame indices: %v\n",
 			c.Episode, c.T, c.Past, c.W, c.H, 100*c.ValidFrac, c.Instruction, c.FrameIndices)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,11 +31,11 @@ func init() {
 		usage:   "--weights W --input (episode.hdf5 | clip.npz | frames.npy | DIR | manifest.json) --out OUT [flags]",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			o := encodeOpts{}
-			fs.StringVar(&o.weights, "weights", "", "checkpoint in thinkjepa format (from `thinkjepa weights import`); its config gives the architecture")
+			fs.StringVar(&o.weights, "weights", "", "checkpoint in thinkjepa format (from thinkjepa weights import or init); its config gives the architecture")
 			fs.StringVar(&o.input, "input", "", "an EgoDex episode .hdf5, a clip .npz, frames .npy ([T,H,W,3] uint8, or float32 with --no-preprocess), a directory of those, or a data manifest .json")
 			fs.StringVar(&o.out, "out", "", "output file for one input (.npy, or .npz with --split-clips); output directory for several")
 			fs.IntVar(&o.batch, "batch", 1, "clips per encoder forward")
-			fs.StringVar(&o.shard, "shard", "", "i/n: encode only inputs k with k mod n == i")
+			o.shard = addShardFlag(fs, "encode inputs")
 			fs.BoolVar(&o.noPre, "no-preprocess", false, "input .npy is already normalised float32 [T,H,W,3]")
 			crop := fs.Bool("crop", false, "V-JEPA 2 eval transform: short side 292, centre crop 256 (default)")
 			squash := fs.Bool("squash", false, "resize frames directly to the crop size (ThinkJEPA v1 decode)")
@@ -44,11 +43,11 @@ func init() {
 			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode)")
 			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist")
 			return func(args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %q", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
-				if o.weights == "" || o.input == "" || o.out == "" {
-					return usageErrorf("--weights, --input and --out are required")
+				if err := requireFlags(fs, "weights", "input", "out"); err != nil {
+					return err
 				}
 				if *crop && *squash {
 					return usageErrorf("--crop and --squash exclude each other")
@@ -60,12 +59,8 @@ func init() {
 				if o.batch < 1 {
 					return usageErrorf("--batch must be ≥ 1, got %d", o.batch)
 				}
-				if o.frames < 2 || o.frames%2 != 0 {
-					return usageErrorf("--frames must be even and ≥ 2, got %d", o.frames)
-				}
-				var err error
-				if o.shardI, o.shardN, err = parseShard(o.shard); err != nil {
-					return usageErrorf("%v", err)
+				if o.frames < 2 || o.frames%2 != 0 || o.frames > maxClipFrames {
+					return usageErrorf("--frames must be even and in 2..%d, got %d", maxClipFrames, o.frames)
 				}
 				return runEncode(o)
 			}
@@ -74,25 +69,11 @@ func init() {
 }
 
 type encodeOpts struct {
-	weights, input, out, shard string
-	batch, frames              int
-	shardI, shardN             int
-	noPre, split, overwrite    bool
-	mode                       jepa.ResizeMode
-}
-
-// parseShard reads "i/n" (empty: 0/1).
-func parseShard(s string) (int, int, error) {
-	if s == "" {
-		return 0, 1, nil
-	}
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 ≤ i < n", s)
-	}
-	return i, n, nil
+	weights, input, out     string
+	batch, frames           int
+	shard                   *shard
+	noPre, split, overwrite bool
+	mode                    jepa.ResizeMode
 }
 
 // encodeItem is one input and where its features go.
@@ -153,7 +134,7 @@ func listInputs(o encodeOpts) ([]encodeItem, error) {
 	sort.SliceStable(items, func(i, j int) bool { return items[i].src < items[j].src })
 	var mine []encodeItem
 	for k, it := range items {
-		if k%o.shardN != o.shardI {
+		if !o.shard.Mine(k) {
 			continue
 		}
 		if multi {

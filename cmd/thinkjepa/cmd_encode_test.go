@@ -100,8 +100,15 @@ func TestEncodeReleasedTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sz.Close()
+	var encCfg struct {
+		EmbedDim int `json:"embed_dim"`
+	}
+	if err := json.Unmarshal(top["encoder"], &encCfg); err != nil || encCfg.EmbedDim <= 0 {
+		t.Fatalf("released_tiny config encoder.embed_dim: %v", err)
+	}
+	D := encCfg.EmbedDim
 	for _, k := range []string{"vjepa_input_feats", "vjepa_target_feats"} {
-		if _, _, err := sz.Float32s(k, T/2/2, n/128/(T/2), 128); err != nil {
+		if _, _, err := sz.Float32s(k, T/2/2, n/D/(T/2), D); err != nil {
 			t.Error(err)
 		}
 	}

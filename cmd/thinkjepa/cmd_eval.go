@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,12 +26,6 @@ type evalOutput struct {
 	Result   *eval.Result   `json:"result"`
 }
 
-// stringList collects a repeated string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
 // loadPred reads one prediction folder or .npy array.
 func loadPred(pred, gt, mask string) (*eval.Loaded, error) {
 	if eval.IsNPY(pred) {
@@ -48,23 +41,6 @@ func loadPred(pred, gt, mask string) (*eval.Loaded, error) {
 		return nil, usageErrorf("--gt and --mask apply to .npy predictions; a prediction folder carries gt and mask in each clip's npz")
 	}
 	return eval.LoadDir(pred)
-}
-
-// parseHorizons reads a comma-separated list of positive step counts.
-func parseHorizons(s string) ([]int, error) {
-	var hs []int
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		h, err := strconv.Atoi(f)
-		if err != nil || h <= 0 {
-			return nil, fmt.Errorf("horizon %q is not a positive integer", f)
-		}
-		hs = append(hs, h)
-	}
-	return hs, nil
 }
 
 func init() {
@@ -83,13 +59,13 @@ func init() {
 			horizons := fs.String("horizons", "4,8,16,32", "comma-separated horizons (steps) for the per-horizon table")
 			thr := fs.Float64("thr", eval.DefaultThr, "accuracy threshold in metres")
 			return func(args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %q", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				if len(preds) == 0 {
 					return usageErrorf("--pred is required")
 				}
-				if *thr <= 0 {
+				if !(*thr > 0) { // also NaN
 					return usageErrorf("--thr must be positive")
 				}
 				joints, err := eval.Subset(*subset)

@@ -45,8 +45,8 @@ func init() {
 			thr := fs.Float64("thr", eval.DefaultThr, "accuracy threshold in metres")
 			clips := fs.Int("clips", 3, "clips drawn as trajectory plots")
 			return func(args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %q", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				if len(runs) == 0 || *out == "" {
 					return usageErrorf("at least one --run and --out are required")
@@ -58,7 +58,7 @@ func init() {
 				if err != nil {
 					return usageErrorf("--horizons: %v", err)
 				}
-				if *thr <= 0 || *clips < 0 {
+				if !(*thr > 0) || *clips < 0 { // !(>0) also catches NaN
 					return usageErrorf("--thr must be positive and --clips non-negative")
 				}
 				n := *clips

@@ -27,18 +27,25 @@ func init() {
 			workers := fs.Int("workers", 2, "episodes generated in parallel")
 			overwrite := fs.Bool("overwrite", false, "write into a non-empty OUT")
 			return func(args []string) error {
-				args, err := interspersed(fs, args)
-				if err != nil {
+				if err := noArgs(args); err != nil {
 					return err
 				}
-				if len(args) > 0 {
-					return usageErrorf("unexpected arguments %v", args)
-				}
-				if *out == "" {
-					return usageErrorf("--out is required")
+				if err := requireFlags(fs, "out"); err != nil {
+					return err
 				}
 				if *n < 1 {
-					return usageErrorf("--episodes must be ≥ 1")
+					return usageErrorf("--episodes must be ≥ 1, got %d", *n)
+				}
+				if *egoexo < 0 {
+					return usageErrorf("--egoexo must be ≥ 0, got %d", *egoexo)
+				}
+				// H.264 in 4:2:0 needs even sizes; synth would silently replace a
+				// non-positive size by the default.
+				if *w < 16 || *h < 16 || *w%2 != 0 || *h%2 != 0 {
+					return usageErrorf("--width and --height must be even and ≥ 16, got %d×%d", *w, *h)
+				}
+				if *workers < 1 {
+					return usageErrorf("--workers must be ≥ 1, got %d", *workers)
 				}
 				if fsutil.Exists(filepath.Join(*out, "synth.json")) && !*overwrite {
 					return fmt.Errorf("%s already holds a synthetic set (synth.json); pass --overwrite to regenerate", *out)
@@ -47,7 +54,7 @@ func init() {
 					return err
 				}
 				t0 := time.Now()
-				err = synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers})
+				err := synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers})
 				if err != nil {
 					return err
 				}

@@ -14,7 +14,10 @@ func init() {
 		summary: "print the version, Go toolchain and module versions",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print as JSON")
-			return func([]string) error {
+			return func(args []string) error {
+				if err := noArgs(args); err != nil {
+					return err
+				}
 				info := buildinfo.Get()
 				if *asJSON {
 					b, err := json.MarshalIndent(info, "", "  ")

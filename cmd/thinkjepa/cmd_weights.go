@@ -22,10 +22,11 @@ func init() {
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			asJSON := fs.Bool("json", false, "print as JSON")
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usageErrorf("want exactly one FILE")
+				file, err := oneArg(args, "FILE")
+				if err != nil {
+					return err
 				}
-				inv, err := weights.Inspect(args[0])
+				inv, err := weights.Inspect(file)
 				if err != nil {
 					return err
 				}
@@ -58,11 +59,11 @@ func init() {
 			fs.StringVar(&o.report, "report", "", "also write the import report as JSON to this file")
 			fs.BoolVar(&o.overwrite, "overwrite", false, "replace an existing output file")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usageErrorf("unexpected arguments %v", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
-				if o.from == "" || o.out == "" {
-					return usageErrorf("--from and --out are required")
+				if err := requireFlags(fs, "from", "out"); err != nil {
+					return err
 				}
 				return runWeightsImport(o, os.Stdout)
 			}
@@ -76,13 +77,15 @@ func init() {
 			from := fs.String("from", "", "input file")
 			out := fs.String("out", "", "output file")
 			to := fs.String("to", "", "hf: our checkpoint -> HF VJEPA2 names; ours: HF -> our format (as import); fp32/fp16: rewrite any safetensors with F32/F16 data, metadata kept")
+			archName := fs.String("arch", "", "--to ours: architecture preset or JSON config, as for weights import (default: inferred)")
+			heads := fs.Int("heads", 0, "--to ours: encoder heads when inferring a non-preset architecture")
 			overwrite := fs.Bool("overwrite", false, "replace an existing output file")
 			return func(args []string) error {
-				if len(args) != 0 {
-					return usageErrorf("unexpected arguments %v", args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
-				if *from == "" || *out == "" || *to == "" {
-					return usageErrorf("--from, --out and --to are required")
+				if err := requireFlags(fs, "from", "out", "to"); err != nil {
+					return err
 				}
 				if err := fsutil.CheckNoClobber(*out, *overwrite); err != nil {
 					return err
@@ -105,7 +108,7 @@ func init() {
 					}
 					fmt.Printf("wrote %s: %d tensors\n", *out, len(hf))
 				case "ours":
-					return runWeightsImport(weightsImportFlags{from: *from, out: *out, which: "encoder", predImg: 256, tjCausal: true, overwrite: true}, os.Stdout)
+					return runWeightsImport(weightsImportFlags{from: *from, out: *out, arch: *archName, heads: *heads, which: "encoder", predImg: 256, tjCausal: true, overwrite: true}, os.Stdout)
 				case "fp32", "fp16":
 					f, err := weights.ReadSafetensors(*from)
 					if err != nil {

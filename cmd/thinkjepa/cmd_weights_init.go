@@ -27,8 +27,11 @@ func init() {
 			seed := fs.Uint64("seed", 1, "initialisation seed (recorded in the provenance)")
 			overwrite := fs.Bool("overwrite", false, "replace an existing output")
 			return func(args []string) error {
-				if *out == "" || len(args) > 0 {
-					return usageErrorf("need --out and no positional arguments")
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				if err := requireFlags(fs, "out"); err != nil {
+					return err
 				}
 				if err := fsutil.CheckNoClobber(*out, *overwrite); err != nil {
 					return err

@@ -66,14 +66,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printCommandHelp(stderr, c, fs) }
 	runFn := c.setup(fs)
-	if err := fs.Parse(rest); err != nil {
+	pos, err := parseInterspersed(fs, rest)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := runFn(fs.Args()); err != nil {
-		fmt.Fprintf(stderr, "thinkjepa %s: %v\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
+	if err := runFn(pos); err != nil {
+		// One line per failure, so that scripts and logs keep it whole (joined errors,
+		// e.g. a config's list of problems, carry newlines).
+		msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "usage: "), "\n", "; ")
+		fmt.Fprintf(stderr, "thinkjepa %s: %s\n", c.name, msg)
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(stderr)
 			printCommandHelp(stderr, c, fs)
@@ -83,6 +87,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// parseInterspersed parses fs's flags wherever they stand among args and returns the
+// positional arguments in order, so "data clip EPISODE --out x.npz" works like
+// "data clip --out x.npz EPISODE". The standard flag package stops at the first
+// positional argument; this splits args first, using fs to know which flags take a
+// value (a flag's value is never read as a positional, "-out -x" sets out to "-x", as the
+// flag package does). "--" ends the flags: everything after it is positional, even when
+// it starts with "-". A lone "-" is positional (stdin by convention).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if hasValue || i+1 == len(args) {
+			continue
+		}
+		// An unknown flag is left for Parse to report; a boolean flag takes no separate
+		// value ("-overwrite false" is a flag and a positional, as in package flag).
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	// flags holds only flags and their values, so Parse consumes all of it; anything it
+	// left would be a positional it did not expect, kept rather than dropped.
+	return append(fs.Args(), pos...), nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// interspersed is what subcommands used before run parsed flags anywhere (see
+// parseInterspersed). The arguments they pass are already positional only, so it returns
+// them unchanged; it stays only until its last caller (cmd_thinker.go) drops the call.
+func interspersed(_ *flag.FlagSet, args []string) ([]string, error) { return args, nil }
 
 // lookup finds the longest registered name matching the leading arguments.
 func lookup(args []string) (*command, []string) {
