@@ -2,6 +2,7 @@ package weights
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +210,12 @@ func TestCorruptFiles(t *testing.T) {
 		return p
 	}
 	hlen := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	// a 1-D [width] tensor in the header, and the same with one element fewer
+	width := mustRead(t, src).Tensors["norm.weight"].Shape[0]
+	normShape, wrongShape := fmt.Sprintf(`"shape":[%d]`, width), fmt.Sprintf(`"shape":[%d]`, width-1)
+	if !strings.Contains(string(b[:8+hlen]), normShape) {
+		t.Fatalf("%s: header has no %s", src, normShape)
+	}
 	cases := map[string]struct {
 		data []byte
 		want string
@@ -219,7 +226,7 @@ func TestCorruptFiles(t *testing.T) {
 		"trailing":   {append(append([]byte{}, b...), 1, 2, 3, 4), "trailing"},
 		"badjson":    {append(append([]byte{}, b[:8]...), append([]byte("{not json"), b[17:]...)...), "not valid JSON"},
 		"wrongdtype": {[]byte(strings.Replace(string(b), `"F32"`, `"I64"`, 1)), "unsupported dtype"},
-		"wrongshape": {[]byte(strings.Replace(string(b), `"shape":[128]`, `"shape":[127]`, 1)), "expected"},
+		"wrongshape": {[]byte(strings.Replace(string(b), normShape, wrongShape, 1)), "expected"},
 	}
 	for name, tc := range cases {
 		p := write(name+".safetensors", tc.data)
@@ -290,15 +297,32 @@ func TestExportHFRoundTrip(t *testing.T) {
 
 func TestInferEncoder(t *testing.T) {
 	enc := mustRead(t, filepath.Join(golden, "encoder_tiny", "weights.safetensors"))
-	if _, _, err := InferEncoder(enc.Tensors, 0); err == nil {
-		t.Error("width 128 depth 2 is no preset: want an error asking for --heads")
-	}
-	cfg, _, err := InferEncoder(enc.Tensors, 2)
+	raw, err := os.ReadFile(filepath.Join(golden, "encoder_tiny", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg["embed_dim"] != 128 || cfg["depth"] != 2 || cfg["patch_size"] != 8 || cfg["tubelet_size"] != 2 || cfg["mlp_hidden"] != 128 {
-		t.Errorf("inferred %v", cfg)
+	var want struct {
+		EmbedDim    int     `json:"embed_dim"`
+		Depth       int     `json:"depth"`
+		NumHeads    int     `json:"num_heads"`
+		MLPRatio    float64 `json:"mlp_ratio"`
+		PatchSize   int     `json:"patch_size"`
+		TubeletSize int     `json:"tubelet_size"`
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := InferEncoder(enc.Tensors, 0); err == nil {
+		t.Errorf("width %d depth %d is no preset: want an error asking for --heads", want.EmbedDim, want.Depth)
+	}
+	cfg, _, err := InferEncoder(enc.Tensors, want.NumHeads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := int(float64(want.EmbedDim) * want.MLPRatio)
+	if cfg["embed_dim"] != want.EmbedDim || cfg["depth"] != want.Depth || cfg["num_heads"] != want.NumHeads ||
+		cfg["patch_size"] != want.PatchSize || cfg["tubelet_size"] != want.TubeletSize || cfg["mlp_hidden"] != hidden {
+		t.Errorf("inferred %v, want %+v (mlp_hidden %d)", cfg, want, hidden)
 	}
 }
 

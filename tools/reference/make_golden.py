@@ -92,40 +92,59 @@ def state_f32(module):
     return collections.OrderedDict((k, v.detach().clone().float()) for k, v in module.state_dict().items())
 
 
-def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, extra=None):
-    """Save config, float32 weights and float64 io for one case. Returns the io dict."""
+def as_f32_values(t):
+    """Round a float64 tensor to float32 values (dtype stays float64): every input the
+    reference computes with is then exactly what the Go side reads from the float32 file."""
+    return t.float().double()
+
+
+def stored(v):
+    """What io.npz holds: floats as float32 (the reference's float64 result rounded once,
+    relative error <= 2^-24, far below the 1e-5 / 1e-4 parity tolerances), ints as int64."""
+    v = v.detach()
+    return v.float().numpy() if v.is_floating_point() else v.numpy()
+
+
+def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, write_weights=True):
+    """Save config, float32 weights and float32 io for one case (the computation is float64).
+
+    write_weights=False: the case reuses another case's weights.safetensors (named by
+    cfg["weights_from"]), so they are stored once."""
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     gen = torch.Generator().manual_seed(seed_for(name + "/grad"))
-    write_safetensors(os.path.join(d, "weights.safetensors"), state_f32(module))
+    wpath = os.path.join(d, "weights.safetensors")
+    if write_weights:
+        write_safetensors(wpath, state_f32(module))
+    elif os.path.exists(wpath):
+        os.remove(wpath)
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
     m = module.double()
     params = dict(m.named_parameters())
+    inputs = {k: as_f32_values(v) if v.is_floating_point() else v for k, v in inputs.items()}
     for t in grad_inputs:
         inputs[t].requires_grad_(True)
     out = call(m, inputs)
     outs = out if isinstance(out, dict) else {"": out}
     io = {}
     for k, v in inputs.items():
-        io[k] = v.detach().numpy()
+        io[k] = stored(v)
     loss = 0
     for k, v in outs.items():
         key = "out" + ("." + k if k else "")
-        io[key] = v.detach().numpy()
+        io[key] = stored(v)
         if not forward_only:
-            g = torch.randn(v.shape, generator=gen, dtype=torch.float64)
-            io["grad_out" + ("." + k if k else "")] = g.numpy()
+            g = as_f32_values(torch.randn(v.shape, generator=gen, dtype=torch.float64))
+            io["grad_out" + ("." + k if k else "")] = stored(g)
             loss = loss + (v * g).sum()
     if not forward_only:
         names = list(grad_inputs) + list(params)
         tensors = [inputs[t] for t in grad_inputs] + list(params.values())
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
         for n, t, g in zip(names, tensors, grads):
-            io["grad." + n] = (torch.zeros_like(t) if g is None else g).detach().numpy()
-    if extra:
-        io.update(extra)
+            io["grad." + n] = stored(torch.zeros_like(t) if g is None else g)
     np.savez(os.path.join(d, "io.npz"), **io)
     return io
 
@@ -137,26 +156,52 @@ def randn(gen, *shape):
 # ---------------------------------------------------------------------------------------
 # cases
 
-def encoder_cfg(name, **kw):
+def encoder_cfg(**kw):
     cfg = {"kind": "vjepa_encoder", "in_chans": 3, "norm_eps": 1e-6, "out_layers": None}
     cfg.update(kw)
     return cfg
 
 
-ENCODER_TINY = encoder_cfg("encoder_tiny", embed_dim=128, depth=2, num_heads=2, mlp_ratio=1.0,
-                           patch_size=8, tubelet_size=2, img_size=24, num_frames=4, batch=2)
-PREDICTOR_TINY = {"kind": "vjepa_predictor", "embed_dim": 128, "predictor_embed_dim": 96, "depth": 2,
-                  "num_heads": 3, "mlp_ratio": 1.0, "num_mask_tokens": 3, "img_size": 24,
-                  "patch_size": 8, "num_frames": 4, "tubelet_size": 2, "grid_size": 3,
-                  "norm_eps": 1e-6, "batch": 2}
-TJ_TINY = {"kind": "thinkjepa_predictor", "embed_dim": 32, "predictor_embed_dim": 128, "depth": 2,
+# Sizes are as small as the features under test allow (the fixtures are committed); each
+# case's comment says which RoPE split it covers: head_dim hd gives d_sub = 2·((hd//3)//2)
+# rotated channels per axis (M = d_sub/2 frequencies) and an unrotated tail hd − 3·d_sub.
+# Every token grid has more than one position on each of t, h, w.
+
+# hd 16: d_sub 4 (M 2), tail 4; two heads; grid 2×3×3.
+ENCODER_TINY = encoder_cfg(embed_dim=32, depth=2, num_heads=2, mlp_ratio=1.0, patch_size=4,
+                           tubelet_size=2, img_size=12, num_frames=4, batch=2)
+# hd 80 (ViT-H/16's head): d_sub 26 (M 13, odd), tail 2; MLP hidden 40 ≠ width.
+ENCODER_HD80 = encoder_cfg(embed_dim=80, depth=1, num_heads=1, mlp_ratio=0.5, patch_size=2,
+                           tubelet_size=2, img_size=6, num_frames=4, batch=1)
+# hd 64 (ViT-L/g and the ThinkJEPA predictor): d_sub 20 (M 10), tail 4; forward only.
+ENCODER_OUTLAYERS = encoder_cfg(embed_dim=64, depth=2, num_heads=1, mlp_ratio=0.5, patch_size=4,
+                                tubelet_size=2, img_size=8, num_frames=4, batch=2, out_layers=[0, 1])
+# hd 16 with an odd head count (3).
+PREDICTOR_TINY = {"kind": "vjepa_predictor", "embed_dim": ENCODER_TINY["embed_dim"], "predictor_embed_dim": 48,
+                  "depth": 2, "num_heads": 3, "mlp_ratio": 1.0, "num_mask_tokens": 3,
+                  "img_size": ENCODER_TINY["img_size"], "patch_size": ENCODER_TINY["patch_size"],
+                  "num_frames": ENCODER_TINY["num_frames"], "tubelet_size": ENCODER_TINY["tubelet_size"],
+                  "grid_size": ENCODER_TINY["img_size"] // ENCODER_TINY["patch_size"], "norm_eps": 1e-6,
+                  "batch": 2}
+# hd 20: d_sub 6 (M 3, odd), tail 2. 8 frames of P = 4 tokens: 32 tokens > P² = 16, so
+# t = n div P² takes 0 and 1 (production has num_frames < P, t always 0; this is the
+# general formula), h and w range over 0..3.
+TJ_TINY = {"kind": "thinkjepa_predictor", "embed_dim": 16, "predictor_embed_dim": 40, "depth": 2,
            "num_heads": 2, "mlp_ratio": 1.0, "tokens_per_frame": 4, "num_frames": 8, "past_frames": 4,
            "num_query_templates": 2, "query_index": 1, "norm_eps": 1e-6, "causal": False, "batch": 2}
-GUIDANCE_TINY = {"kind": "guidance_bank", "embed_dim": 64, "vlm_dim": 32, "num_pyramid_layers": 2,
-                 "depth": 3, "fusion_hidden_dim": 32, "fusion_norm_eps": 1e-5, "s_old": 5, "s_new": 3,
-                 "batch": 2}
-HEAD_TINY = {"kind": "trajectory_head", "embed_dim": 64, "num_heads": 2, "num_frames": 8,
-             "tokens_per_frame": 4, "num_joints": 52, "norm_eps": 1e-5, "pool": 2, "batch": 2}
+# the causal case runs the same weights (stored once, in thinkjepa_predictor_tiny)
+TJ_CAUSAL = dict(TJ_TINY, causal=True, weights_from="thinkjepa_predictor_tiny")
+# width C = the ThinkJEPA predictor's width; depth 3 > 2 pyramid layers covers the zero
+# signature of layers past the pyramid.
+GUIDANCE_TINY = {"kind": "guidance_bank", "embed_dim": TJ_TINY["predictor_embed_dim"], "vlm_dim": 16,
+                 "num_pyramid_layers": 2, "depth": 3, "fusion_hidden_dim": 16, "fusion_norm_eps": 1e-5,
+                 "s_old": 5, "s_new": 3, "batch": 2}
+HEAD_TINY = {"kind": "trajectory_head", "embed_dim": 32, "num_heads": 2, "num_frames": 8,
+             "tokens_per_frame": 4, "num_joints": 5, "norm_eps": 1e-5, "pool": 2, "batch": 2}
+
+
+def encoder_tokens(cfg):
+    return (cfg["num_frames"] // cfg["tubelet_size"]) * (cfg["img_size"] // cfg["patch_size"]) ** 2
 
 
 def make_encoder(name, cfg, forward_only=False):
@@ -193,17 +238,21 @@ def make_vjepa_predictor(name, cfg):
     return state
 
 
-def make_thinkjepa(name, cfg):
+def make_thinkjepa(name, cfg, state=None):
+    """state: reuse these weights (and do not store them again) instead of drawing new ones."""
     gen = torch.Generator().manual_seed(seed_for(name))
     m = R.ThinkJEPAPredictor(cfg)
-    randomize(m, gen)
+    if state is None:
+        randomize(m, gen)
+    else:
+        m.load_state_dict(state)
     b, p, c = cfg["batch"], cfg["tokens_per_frame"], cfg["predictor_embed_dim"]
     inputs = {"x_ctx": randn(gen, b, cfg["past_frames"] * p, cfg["embed_dim"]),
               "gammas": 0.3 * randn(gen, cfg["depth"], b, c),
               "betas": 0.3 * randn(gen, cfg["depth"], b, c)}
     state = state_f32(m)
     run_case(name, m, cfg, inputs, lambda mod, inp: mod(inp["x_ctx"], inp["gammas"], inp["betas"]),
-             ["x_ctx", "gammas", "betas"])
+             ["x_ctx", "gammas", "betas"], write_weights="weights_from" not in cfg)
     return state
 
 
@@ -278,13 +327,15 @@ def make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_i
     gen = torch.Generator().manual_seed(seed_for(name))
     prefix = "module.backbone."
     enc = collections.OrderedDict((prefix + k, v) for k, v in enc_state.items())
-    enc[prefix + "pos_embed"] = torch.randn(1, 18, 128, generator=gen)
+    n_tok = encoder_tokens(ENCODER_TINY)
+    d_enc, d_pred = ENCODER_TINY["embed_dim"], PREDICTOR_TINY["predictor_embed_dim"]
+    enc[prefix + "pos_embed"] = torch.randn(1, n_tok, d_enc, generator=gen)
     tgt_state = collections.OrderedDict(
         (k, (v.double() + 0.01 * torch.randn(v.shape, generator=gen, dtype=torch.float64)).float())
         for k, v in enc_state.items())
     tgt = collections.OrderedDict((prefix + k, v) for k, v in tgt_state.items())
     pred = collections.OrderedDict((prefix + k, v) for k, v in pred_state.items())
-    pred[prefix + "predictor_pos_embed"] = torch.zeros(1, 18, 96)
+    pred[prefix + "predictor_pos_embed"] = torch.zeros(1, n_tok, d_pred)
     first = enc_state["norm.weight"]  # a small stand-in for optimizer moments
     opt = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.zeros_like(first),
                          "exp_avg_sq": torch.zeros_like(first)}},
@@ -330,7 +381,7 @@ def make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_i
         tjp[k] = v
     tj = {"epoch": 7, "cls_model": head_state, "predictor": tjp,
           "optimizer": {"state": {}, "param_groups": [{"lr": 1e-3, "params": []}]},
-          "args": {"predictor_depth": 2, "thinkjepa_vlm_layer_selector": "all", "seed": 42,
+          "args": {"predictor_depth": TJ_TINY["depth"], "thinkjepa_vlm_layer_selector": "all", "seed": 42,
                    "causal_attention": False},
           "best": 0.1}
     torch.save(tj, os.path.join(d, "thinkjepa_ckpt.pt"))
@@ -340,17 +391,96 @@ def make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_i
 
     # expected encoder outputs for both encoder weight sets
     m = R.Encoder(ENCODER_TINY).double()
-    x = torch.from_numpy(enc_io["x"])
+    x = torch.from_numpy(enc_io["x"]).double()
     with torch.no_grad():
         m.load_state_dict({k: v.double() for k, v in tgt_state.items()})
         out_tgt = m(x).numpy()
         m.load_state_dict({k: v.double() for k, v in enc_state.items()})
         out = m(x).numpy()
-    assert np.allclose(out, enc_io["out"], rtol=0, atol=1e-12)
-    np.savez(os.path.join(d, "io.npz"), x=enc_io["x"], out=out, out_target_encoder=out_tgt)
+    assert np.allclose(out, enc_io["out"], rtol=1e-6, atol=0)
+    np.savez(os.path.join(d, "io.npz"), x=enc_io["x"], out=out.astype(np.float32),
+             out_target_encoder=out_tgt.astype(np.float32))
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump({"kind": "released_tiny", "encoder": ENCODER_TINY, "predictor": PREDICTOR_TINY}, f, indent=2)
         f.write("\n")
+
+
+# ---------------------------------------------------------------------------------------
+# README: the generated part (sizes read back from the files on disk, so it cannot drift)
+
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+BEGIN, END = "<!-- BEGIN fixture sizes (generated by make_golden.py) -->", "<!-- END fixture sizes -->"
+
+
+def rope_split(hd):
+    ds = 2 * ((hd // 3) // 2)
+    return f"head_dim {hd}: d_sub {ds} (M {ds // 2}), tail {hd - 3 * ds}"
+
+
+def derived(cfg):
+    k = cfg.get("kind")
+    if k == "vjepa_encoder":
+        t, g = cfg["num_frames"] // cfg["tubelet_size"], cfg["img_size"] // cfg["patch_size"]
+        hid = int(cfg["embed_dim"] * cfg["mlp_ratio"])
+        return [rope_split(cfg["embed_dim"] // cfg["num_heads"]), f"MLP hidden {hid}",
+                f"token grid {t}×{g}×{g} = {t * g * g}"]
+    if k == "vjepa_predictor":
+        t, g = cfg["num_frames"] // cfg["tubelet_size"], cfg["grid_size"]
+        pd = cfg["predictor_embed_dim"]
+        return [rope_split(pd // cfg["num_heads"]), f"MLP hidden {int(pd * cfg['mlp_ratio'])}",
+                f"token grid {t}×{g}×{g} = {t * g * g}"]
+    if k == "thinkjepa_predictor":
+        pd, p = cfg["predictor_embed_dim"], cfg["tokens_per_frame"]
+        return [rope_split(pd // cfg["num_heads"]), f"MLP hidden {int(pd * cfg['mlp_ratio'])}",
+                f"{cfg['num_frames'] * p} tokens ({cfg['past_frames'] * p} context), RoPE F = {p * p}, R = {p}"]
+    return []
+
+
+def npz_arrays(path):
+    z = np.load(path)
+    return [(k, z[k].shape, str(z[k].dtype)) for k in z.files]
+
+
+def write_readme_table():
+    lines = [BEGIN, "",
+             "Regenerated on every run of `make_golden.py` from the files in `testdata/golden/`.", ""]
+    total = 0
+    for case in sorted(os.listdir(OUT)):
+        d = os.path.join(OUT, case)
+        if not os.path.isdir(d):
+            continue
+        cfg = json.load(open(os.path.join(d, "config.json")))
+        files = sorted(os.listdir(d))
+        sizes = {f: os.path.getsize(os.path.join(d, f)) for f in files}
+        total += sum(sizes.values())
+        lines.append(f"#### `{case}` ({sum(sizes.values()):,} bytes)")
+        lines.append("")
+        shown = {k: v for k, v in cfg.items() if not isinstance(v, dict)}
+        lines.append("- config: `" + json.dumps(shown, separators=(", ", ": ")) + "`")
+        for sub in ("encoder", "predictor"):
+            if isinstance(cfg.get(sub), dict):
+                lines.append(f"- config `{sub}`: `" + json.dumps(cfg[sub], separators=(", ", ": ")) + "`")
+        extra = derived(cfg)
+        if extra:
+            lines.append("- " + "; ".join(extra))
+        lines.append("- files: " + ", ".join(f"`{f}` {sizes[f]:,}" for f in files))
+        if "io.npz" in sizes:
+            arrs = npz_arrays(os.path.join(d, "io.npz"))
+            named = [a for a in arrs if not a[0].startswith("grad.") or a[0][5:] in
+                     ("x", "x_ctx", "gammas", "betas", "vlm_old", "vlm_new")]
+            nparam = len(arrs) - len(named)
+            parts = [f"`{k}` {list(sh)} {dt}" for k, sh, dt in named]
+            if nparam:
+                parts.append(f"{nparam} parameter gradients `grad.<key>` (float32, shapes as in the weights)")
+            lines.append("- io.npz: " + ", ".join(parts))
+        lines.append("")
+    lines.append(f"Total: {total:,} bytes.")
+    lines.append("")
+    lines.append(END)
+    text = open(README).read()
+    a, b = text.index(BEGIN), text.index(END) + len(END)
+    with open(README, "w") as f:
+        f.write(text[:a] + "\n".join(lines) + text[b:])
 
 
 def main():
@@ -364,23 +494,18 @@ def main():
 
     enc_state, enc_io = make_encoder("encoder_tiny", ENCODER_TINY)
     if want("encoder_hd80"):
-        make_encoder("encoder_hd80", encoder_cfg("encoder_hd80", embed_dim=160, depth=1, num_heads=2,
-                                                 mlp_ratio=1.0, patch_size=4, tubelet_size=2, img_size=16,
-                                                 num_frames=2, batch=1))
+        make_encoder("encoder_hd80", ENCODER_HD80)
     if want("encoder_outlayers"):
-        make_encoder("encoder_outlayers",
-                     encoder_cfg("encoder_outlayers", embed_dim=64, depth=2, num_heads=1, mlp_ratio=2.0,
-                                 patch_size=8, tubelet_size=2, img_size=16, num_frames=4, batch=2,
-                                 out_layers=[0, 1]),
-                     forward_only=True)
+        make_encoder("encoder_outlayers", ENCODER_OUTLAYERS, forward_only=True)
     pred_state = make_vjepa_predictor("vjepa_predictor_tiny", PREDICTOR_TINY)
     tj_state = make_thinkjepa("thinkjepa_predictor_tiny", TJ_TINY)
     if want("thinkjepa_predictor_causal"):
-        make_thinkjepa("thinkjepa_predictor_causal", dict(TJ_TINY, causal=True))
+        make_thinkjepa("thinkjepa_predictor_causal", TJ_CAUSAL, state=tj_state)
     guid_state = make_guidance("guidance_tiny", GUIDANCE_TINY)
     head_state = make_head("head_tiny", HEAD_TINY)
     if want("released_tiny"):
         make_released(enc_state, pred_state, tj_state, guid_state, head_state, enc_io)
+    write_readme_table()
 
 
 if __name__ == "__main__":
