@@ -2,6 +2,7 @@ package kern
 
 import (
 	"math"
+	"sync"
 )
 
 // Attention block sizes: a query block of attnBQ rows meets key blocks of attnBK rows;
@@ -23,9 +24,32 @@ type attnWork[T Float] struct {
 	d     []T
 }
 
-func newAttnWork[T Float](hd int) *attnWork[T] {
+// Scratch tiles are reused across calls (one attention call per layer and direction
+// would otherwise allocate, fault in and garbage-collect 2·attnBQ·attnBK floats per worker).
+var attnWork32, attnWork64 sync.Pool
+
+func newAttnWork[T Float]() *attnWork[T] {
+	pool := &attnWork64
+	if is32[T]() {
+		pool = &attnWork32
+	}
+	if w, ok := pool.Get().(*attnWork[T]); ok && len(w.s) == attnBQ*attnBK && len(w.m) == attnBQ {
+		return w
+	}
 	return &attnWork[T]{s: make([]T, attnBQ*attnBK), dp: make([]T, attnBQ*attnBK),
 		m: make([]float64, attnBQ), l: make([]float64, attnBQ), d: make([]T, attnBQ)}
+}
+
+func releaseAttnWork[T Float](works []*attnWork[T]) {
+	pool := &attnWork64
+	if is32[T]() {
+		pool = &attnWork32
+	}
+	for _, w := range works {
+		if w != nil {
+			pool.Put(w)
+		}
+	}
 }
 
 // blockSkip reports whether every key in [k0,k1) is masked for every query in [q0,q1).
@@ -66,10 +90,11 @@ func blockFull(g *AttnGroups, q0, q1, k0, k1 int) bool {
 // index bh/H) gives the mask. Heads run in parallel.
 func Attention[T Float](out, lse, q, k, v []T, BH, H, Nq, Nk, hd int, scale T, groups []AttnGroups) {
 	works := make([]*attnWork[T], Threads())
+	defer releaseAttnWork(works)
 	defer blasSerial(BH)()
 	parallelItems(BH, func(w, bh int) {
 		if works[w] == nil {
-			works[w] = newAttnWork[T](hd)
+			works[w] = newAttnWork[T]()
 		}
 		var g *AttnGroups
 		if groups != nil {
@@ -172,10 +197,11 @@ func AttentionBackward[T Float](dq, dk, dv, dOut, out, lse, q, k, v []T, BH, H, 
 		}
 		return t[bh*n*hd:][:n*hd]
 	}
+	defer releaseAttnWork(works)
 	defer blasSerial(BH)()
 	parallelItems(BH, func(w, bh int) {
 		if works[w] == nil {
-			works[w] = newAttnWork[T](hd)
+			works[w] = newAttnWork[T]()
 		}
 		var g *AttnGroups
 		if groups != nil {
