@@ -133,6 +133,47 @@ func (g *golden) checkParamGrads(t *testing.T, e nn.Engine, ps *nn.ParamSet) {
 	}
 }
 
+// variants are the runs of one case: the fixture's own weights and inputs (key prefix ""),
+// then its small-variance run ("lowvar.": scaled weights, where LayerNorm eps matters) when
+// config.json has one (the cases in lowVarCases must). The small-variance run stores no
+// parameter gradients.
+func (g *golden) variants(t *testing.T) []variant {
+	t.Helper()
+	vs := []variant{{name: "main", tensors: g.tensors}}
+	lv, err := fixture.ReadLowVar(g.config)
+	if err != nil {
+		t.Fatalf("%s: %v", g.dir, err)
+	}
+	if lv == nil {
+		if lowVarCases[filepath.Base(g.dir)] {
+			t.Fatalf("%s: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)", g.dir)
+		}
+		return vs
+	}
+	vals := map[string][]float32{}
+	for k, v := range g.tensors {
+		vals[k] = v.Data
+	}
+	scaled, err := lv.Apply(vals)
+	if err != nil {
+		t.Fatalf("%s: %v", g.dir, err)
+	}
+	tensors := map[string]HostTensor{}
+	for k, v := range scaled {
+		tensors[k] = HostTensor{Shape: g.tensors[k].Shape, Data: v}
+	}
+	return append(vs, variant{name: "lowvar", pre: "lowvar.", tensors: tensors})
+}
+
+// lowVarCases are the cases whose LayerNorm eps is checked by a small-variance run.
+var lowVarCases = map[string]bool{"encoder_tiny": true, "vjepa_predictor_tiny": true, "thinkjepa_predictor_tiny": true}
+
+type variant struct {
+	name    string
+	pre     string // io.npz key prefix
+	tensors map[string]HostTensor
+}
+
 const outTol, gradTol = 1e-5, 1e-4
 
 func TestEncoderGolden(t *testing.T) {
@@ -144,48 +185,57 @@ func TestEncoderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			enc, err := NewEncoder(e, cfg)
-			if err != nil {
-				t.Fatal(err)
+			for _, v := range g.variants(t) {
+				t.Run(v.name, func(t *testing.T) { encoderGolden(t, e, g, cfg, v) })
 			}
-			unused, err := enc.Load(e, g.tensors)
-			if err != nil || len(unused) > 0 {
-				t.Fatalf("load: %v, unused %v", err, unused)
-			}
-			x := g.tensor(t, e, "x")
-			B, T, H, W := x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4]
-			// Inference path first: it frees as it goes and must give the same outputs.
-			outs, _, err := enc.Forward(e, x, B, T, H, W, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys := []string{"out"}
-			if len(cfg.OutLayers) > 0 {
-				keys = nil
-				for i := range cfg.OutLayers {
-					keys = append(keys, fmt.Sprintf("out.%d", cfg.OutLayers[i]))
-				}
-			}
-			for i, k := range keys {
-				g.check(t, e, "inference "+k, outs[i], k, outTol)
-			}
-			outs, cache, err := enc.Forward(e, x, B, T, H, W, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, k := range keys {
-				g.check(t, e, "train "+k, outs[i], k, outTol)
-			}
-			if !g.io.Has("grad_out") {
-				return
-			}
-			dx := e.Zeros(x.Shape...)
-			if err := enc.Backward(e, cache, []*nn.Tensor{g.tensor(t, e, "grad_out")}, dx); err != nil {
-				t.Fatal(err)
-			}
-			g.check(t, e, "grad.x", dx, "grad.x", gradTol)
-			g.checkParamGrads(t, e, enc.Params)
 		})
+	}
+}
+
+func encoderGolden(t *testing.T, e nn.Engine, g *golden, cfg arch.EncoderConfig, v variant) {
+	pre := v.pre
+	enc, err := NewEncoder(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused, err := enc.Load(e, v.tensors)
+	if err != nil || len(unused) > 0 {
+		t.Fatalf("load: %v, unused %v", err, unused)
+	}
+	x := g.tensor(t, e, pre+"x")
+	B, T, H, W := x.Shape[0], x.Shape[2], x.Shape[3], x.Shape[4]
+	// Inference path first: it frees as it goes and must give the same outputs.
+	outs, _, err := enc.Forward(e, x, B, T, H, W, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"out"}
+	if len(cfg.OutLayers) > 0 {
+		keys = nil
+		for i := range cfg.OutLayers {
+			keys = append(keys, fmt.Sprintf("out.%d", cfg.OutLayers[i]))
+		}
+	}
+	for i, k := range keys {
+		g.check(t, e, "inference "+pre+k, outs[i], pre+k, outTol)
+	}
+	outs, cache, err := enc.Forward(e, x, B, T, H, W, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		g.check(t, e, "train "+pre+k, outs[i], pre+k, outTol)
+	}
+	if !g.io.Has(pre + "grad_out") {
+		return
+	}
+	dx := e.Zeros(x.Shape...)
+	if err := enc.Backward(e, cache, []*nn.Tensor{g.tensor(t, e, pre+"grad_out")}, dx); err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, pre+"grad.x", dx, pre+"grad.x", gradTol)
+	if pre == "" {
+		g.checkParamGrads(t, e, enc.Params)
 	}
 }
 
@@ -196,11 +246,18 @@ func TestVJEPAPredictorGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, v := range g.variants(t) {
+		t.Run(v.name, func(t *testing.T) { vjepaPredictorGolden(t, e, g, cfg, v) })
+	}
+}
+
+func vjepaPredictorGolden(t *testing.T, e nn.Engine, g *golden, cfg arch.PredictorConfig, v variant) {
+	pre := v.pre
 	p, err := NewVJEPAPredictor(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if unused, err := p.Load(e, g.tensors); err != nil || len(unused) > 0 {
+	if unused, err := p.Load(e, v.tensors); err != nil || len(unused) > 0 {
 		t.Fatalf("load: %v, unused %v", err, unused)
 	}
 	rows := func(key string) [][]int32 {
@@ -213,23 +270,25 @@ func TestVJEPAPredictorGolden(t *testing.T) {
 		}
 		return out
 	}
-	mx, my := rows("masks_x"), rows("masks_y")
-	mi, _ := g.ints(t, "mask_index")
-	x := g.tensor(t, e, "x")
+	mx, my := rows(pre+"masks_x"), rows(pre+"masks_y")
+	mi, _ := g.ints(t, pre+"mask_index")
+	x := g.tensor(t, e, pre+"x")
 	out, _, err := p.Forward(e, x, mx, my, int(mi[0]), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.check(t, e, "inference out", out, "out", outTol)
+	g.check(t, e, "inference "+pre+"out", out, pre+"out", outTol)
 	out, cache, err := p.Forward(e, x, mx, my, int(mi[0]), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.check(t, e, "train out", out, "out", outTol)
+	g.check(t, e, "train "+pre+"out", out, pre+"out", outTol)
 	dx := e.Zeros(x.Shape...)
-	p.Backward(e, cache, g.tensor(t, e, "grad_out"), dx)
-	g.check(t, e, "grad.x", dx, "grad.x", gradTol)
-	g.checkParamGrads(t, e, p.Params)
+	p.Backward(e, cache, g.tensor(t, e, pre+"grad_out"), dx)
+	g.check(t, e, pre+"grad.x", dx, pre+"grad.x", gradTol)
+	if pre == "" {
+		g.checkParamGrads(t, e, p.Params)
+	}
 }
 
 func TestThinkPredictorGolden(t *testing.T) {
@@ -241,55 +300,64 @@ func TestThinkPredictorGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := NewThinkPredictor(e, cfg)
-			if err != nil {
-				t.Fatal(err)
+			for _, v := range g.variants(t) {
+				t.Run(v.name, func(t *testing.T) { thinkPredictorGolden(t, e, g, cfg, v) })
 			}
-			if unused, err := p.Load(e, g.tensors); err != nil || len(unused) > 0 {
-				t.Fatalf("load: %v, unused %v", err, unused)
-			}
-			x := g.tensor(t, e, "x_ctx")
-			B := x.Shape[0]
-			split := func(key string) []*nn.Tensor {
-				all := g.tensor(t, e, key) // [L,B,D]
-				h := e.ToHost(all)
-				n := B * cfg.PredictorEmbedDim
-				var out []*nn.Tensor
-				for l := 0; l < cfg.Depth; l++ {
-					out = append(out, e.FromHost(h[l*n:(l+1)*n], B, cfg.PredictorEmbedDim))
-				}
-				return out
-			}
-			gam, bet := split("gammas"), split("betas")
-			out, _, err := p.Forward(e, x, B, gam, bet, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.check(t, e, "inference out", out, "out", outTol)
-			out, cache, err := p.Forward(e, x, B, gam, bet, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.check(t, e, "train out", out, "out", outTol)
-			dG, dB := make([]*nn.Tensor, cfg.Depth), make([]*nn.Tensor, cfg.Depth)
-			for l := range dG {
-				dG[l], dB[l] = e.Zeros(B, cfg.PredictorEmbedDim), e.Zeros(B, cfg.PredictorEmbedDim)
-			}
-			dx := e.Zeros(x.Shape...)
-			if err := p.Backward(e, cache, g.tensor(t, e, "grad_out"), dG, dB, dx); err != nil {
-				t.Fatal(err)
-			}
-			g.check(t, e, "grad.x_ctx", dx, "grad.x_ctx", gradTol)
-			join := func(ts []*nn.Tensor) *nn.Tensor {
-				var h []float32
-				for _, t := range ts {
-					h = append(h, e.ToHost(t)...)
-				}
-				return e.FromHost(h, len(h))
-			}
-			g.check(t, e, "grad.gammas", join(dG), "grad.gammas", gradTol)
-			g.check(t, e, "grad.betas", join(dB), "grad.betas", gradTol)
-			g.checkParamGrads(t, e, p.Params)
 		})
+	}
+}
+
+func thinkPredictorGolden(t *testing.T, e nn.Engine, g *golden, cfg arch.ThinkPredictorConfig, v variant) {
+	pre := v.pre
+	p, err := NewThinkPredictor(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unused, err := p.Load(e, v.tensors); err != nil || len(unused) > 0 {
+		t.Fatalf("load: %v, unused %v", err, unused)
+	}
+	x := g.tensor(t, e, pre+"x_ctx")
+	B := x.Shape[0]
+	split := func(key string) []*nn.Tensor {
+		all := g.tensor(t, e, key) // [L,B,D]
+		h := e.ToHost(all)
+		n := B * cfg.PredictorEmbedDim
+		var out []*nn.Tensor
+		for l := 0; l < cfg.Depth; l++ {
+			out = append(out, e.FromHost(h[l*n:(l+1)*n], B, cfg.PredictorEmbedDim))
+		}
+		return out
+	}
+	gam, bet := split(pre+"gammas"), split(pre+"betas")
+	out, _, err := p.Forward(e, x, B, gam, bet, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, "inference "+pre+"out", out, pre+"out", outTol)
+	out, cache, err := p.Forward(e, x, B, gam, bet, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, "train "+pre+"out", out, pre+"out", outTol)
+	dG, dB := make([]*nn.Tensor, cfg.Depth), make([]*nn.Tensor, cfg.Depth)
+	for l := range dG {
+		dG[l], dB[l] = e.Zeros(B, cfg.PredictorEmbedDim), e.Zeros(B, cfg.PredictorEmbedDim)
+	}
+	dx := e.Zeros(x.Shape...)
+	if err := p.Backward(e, cache, g.tensor(t, e, pre+"grad_out"), dG, dB, dx); err != nil {
+		t.Fatal(err)
+	}
+	g.check(t, e, pre+"grad.x_ctx", dx, pre+"grad.x_ctx", gradTol)
+	join := func(ts []*nn.Tensor) *nn.Tensor {
+		var h []float32
+		for _, t := range ts {
+			h = append(h, e.ToHost(t)...)
+		}
+		return e.FromHost(h, len(h))
+	}
+	g.check(t, e, pre+"grad.gammas", join(dG), pre+"grad.gammas", gradTol)
+	g.check(t, e, pre+"grad.betas", join(dB), pre+"grad.betas", gradTol)
+	if pre == "" {
+		g.checkParamGrads(t, e, p.Params)
 	}
 }

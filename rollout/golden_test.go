@@ -13,17 +13,12 @@ import (
 )
 
 // TestGoldenHeadTiny checks forward and backward against the PyTorch reference
-// (tools/reference, case head_tiny).
+// (tools/reference, case head_tiny): the fixture's own run, then its small-variance run
+// ("lowvar.": scaled weights, where ln_in's and ln_out's eps matter; no parameter gradients
+// stored).
 func TestGoldenHeadTiny(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "golden", "head_tiny")
-	var gc struct {
-		EmbedDim int `json:"embed_dim"`
-		Heads    int `json:"num_heads"`
-		T        int `json:"num_frames"`
-		P        int `json:"tokens_per_frame"`
-		Joints   int `json:"num_joints"`
-		Batch    int `json:"batch"`
-	}
+	var gc headConfig
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,12 +26,44 @@ func TestGoldenHeadTiny(t *testing.T) {
 	if err := json.Unmarshal(raw, &gc); err != nil {
 		t.Fatal(err)
 	}
-	e := cpu.New()
-	h, err := NewHead(e, HeadConfig{Dim: gc.EmbedDim, Hidden: gc.EmbedDim, Heads: gc.Heads, Joints: gc.Joints})
+	ws, shapes, err := golden.Weights(filepath.Join(dir, "weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, shapes, err := golden.Weights(filepath.Join(dir, "weights.safetensors"))
+	lv, err := golden.ReadLowVar(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lv == nil {
+		t.Fatal("head_tiny: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)")
+	}
+	lws, err := lv.Apply(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	t.Run("main", func(t *testing.T) { headGolden(t, z, "", ws, shapes, gc) })
+	t.Run("lowvar", func(t *testing.T) { headGolden(t, z, "lowvar.", lws, shapes, gc) })
+}
+
+type headConfig struct {
+	EmbedDim int `json:"embed_dim"`
+	Heads    int `json:"num_heads"`
+	T        int `json:"num_frames"`
+	P        int `json:"tokens_per_frame"`
+	Joints   int `json:"num_joints"`
+	Batch    int `json:"batch"`
+}
+
+// headGolden runs one variant: io.npz keys under prefix pre, weights ws. Parameter
+// gradients are checked only where the fixture stores them.
+func headGolden(t *testing.T, z *npy.NPZ, pre string, ws map[string][]float32, shapes map[string][]int, gc headConfig) {
+	e := cpu.New()
+	h, err := NewHead(e, HeadConfig{Dim: gc.EmbedDim, Hidden: gc.EmbedDim, Heads: gc.Heads, Joints: gc.Joints})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +75,8 @@ func TestGoldenHeadTiny(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
 	f64 := func(key string) []float64 {
-		a, err := z.Get(key)
+		a, err := z.Get(pre + key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,9 +101,9 @@ func TestGoldenHeadTiny(t *testing.T) {
 	}
 	defer o.Release(e)
 	r := golden.RelErr(e.ToHost(o.Out), f64("out"))
-	t.Logf("out: relative error %.2e", r)
+	t.Logf("%sout: relative error %.2e", pre, r)
 	if r > 1e-5 {
-		t.Errorf("out: relative error %.2e", r)
+		t.Errorf("%sout: relative error %.2e", pre, r)
 	}
 	dX := e.Zeros(B, T, P, D)
 	h.Params.ZeroGrad(e)
@@ -91,11 +113,13 @@ func TestGoldenHeadTiny(t *testing.T) {
 		r := golden.RelErr(got, f64("grad."+name))
 		worst = math.Max(worst, r)
 		if r > 1e-4 {
-			t.Errorf("grad.%s: relative error %.2e", name, r)
+			t.Errorf("%sgrad.%s: relative error %.2e", pre, name, r)
 		}
 	}
-	for _, p := range h.Params.List() {
-		check(p.Name, e.ToHost(p.G))
+	if pre == "" {
+		for _, p := range h.Params.List() {
+			check(p.Name, e.ToHost(p.G))
+		}
 	}
 	check("x", e.ToHost(dX))
 	t.Logf("worst gradient relative error %.2e", worst)

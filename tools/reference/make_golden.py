@@ -4,6 +4,7 @@ Deterministic: every case seeds its own generator from its name.
 """
 import argparse
 import collections
+import copy
 import json
 import math
 import os
@@ -105,11 +106,14 @@ def stored(v):
     return v.float().numpy() if v.is_floating_point() else v.numpy()
 
 
-def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, write_weights=True):
+def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, write_weights=True,
+             lowvar=None):
     """Save config, float32 weights and float32 io for one case (the computation is float64).
 
     write_weights=False: the case reuses another case's weights.safetensors (named by
-    cfg["weights_from"]), so they are stored once."""
+    cfg["weights_from"]), so they are stored once.
+    lowvar: a LowVar (below): a second, small-variance run of the same weights stored under
+    the "lowvar." prefix of io.npz and described in config.json's "lowvar"."""
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     gen = torch.Generator().manual_seed(seed_for(name + "/grad"))
@@ -118,9 +122,6 @@ def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, w
         write_safetensors(wpath, state_f32(module))
     elif os.path.exists(wpath):
         os.remove(wpath)
-    with open(os.path.join(d, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-        f.write("\n")
     m = module.double()
     params = dict(m.named_parameters())
     inputs = {k: as_f32_values(v) if v.is_floating_point() else v for k, v in inputs.items()}
@@ -145,8 +146,105 @@ def run_case(name, module, cfg, inputs, call, grad_inputs, forward_only=False, w
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
         for n, t, g in zip(names, tensors, grads):
             io["grad." + n] = stored(torch.zeros_like(t) if g is None else g)
+    if lowvar is not None:
+        cfg = dict(cfg, lowvar=lowvar.run(name, m, call, grad_inputs, io))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
     np.savez(os.path.join(d, "io.npz"), **io)
     return io
+
+
+# ---------------------------------------------------------------------------------------
+# small-variance runs: LayerNorm eps must matter
+#
+# With the ordinary weights every LayerNorm input has per-row variance ~0.1..1, so a wrong eps
+# (1e-5 for 1e-6 or the other way round, or ×10) moves the outputs by only ~5e-6 relative,
+# under the 1e-5 parity tolerance. The low-variance run multiplies the weights that write into
+# the normed stream (the embeddings, every residual branch's last Linear, the head's pre-norm
+# Linears) and/or the inputs by a power of two, so the stream stays at ~scale² variance
+# (~1e-5..1e-4) through every norm and eps changes the outputs at the 1e-2 level. A power of
+# two keeps the scaled float32 weights exact, so the Go side scales the stored weights itself
+# and both sides compute with the same numbers; the weights are stored once.
+
+# every LayerNorm's eps ×10 and ÷10 must move the low-variance outputs by at least this
+# (relative), i.e. 50× the 1e-5 output tolerance.
+EPS_CHECK_MIN = 5e-4
+
+
+class LowVar:
+    def __init__(self, name, scale, weights, draw):
+        """weights: parameter keys multiplied by scale; draw(gen, scale): the inputs (float64,
+        drawn from the case's own "/lowvar" generator, so the main run's arrays do not move)."""
+        assert scale == 2.0 ** round(math.log2(scale)), "scale must be a power of two"
+        self.scale, self.weights = scale, list(weights)
+        self.inputs = draw(torch.Generator().manual_seed(seed_for(name + "/lowvar")), scale)
+
+    def run(self, name, m, call, grad_inputs, io):
+        """Add the "lowvar." arrays to io (inputs, outputs, grad_out and the input gradients;
+        no parameter gradients, to keep the files small) and return config.json's "lowvar"."""
+        lm = copy.deepcopy(m)
+        params = dict(lm.named_parameters())
+        with torch.no_grad():
+            for k in self.weights:
+                p = params[k]
+                p.mul_(self.scale)
+                assert torch.equal(p.float().double(), p), f"{k}: scaled weight not exact in float32"
+        gen = torch.Generator().manual_seed(seed_for(name + "/lowvar/grad"))
+        inputs = {k: as_f32_values(v) if v.is_floating_point() else v for k, v in self.inputs.items()}
+        for t in grad_inputs:
+            inputs[t].requires_grad_(True)
+        out = call(lm, inputs)
+        outs = out if isinstance(out, dict) else {"": out}
+        for k, v in inputs.items():
+            io["lowvar." + k] = stored(v)
+        loss = 0
+        for k, v in outs.items():
+            sfx = "." + k if k else ""
+            io["lowvar.out" + sfx] = stored(v)
+            g = as_f32_values(torch.randn(v.shape, generator=gen, dtype=torch.float64))
+            io["lowvar.grad_out" + sfx] = stored(g)
+            loss = loss + (v * g).sum()
+        grads = torch.autograd.grad(loss, [inputs[t] for t in grad_inputs])
+        for t, g in zip(grad_inputs, grads):
+            io["lowvar.grad." + t] = stored(g)
+        return {"scale": self.scale, "scaled_weights": self.weights,
+                "eps_check": eps_check(name, lm, call, inputs)}
+
+
+def eps_check(name, m, call, inputs):
+    """Per LayerNorm: relative change of all outputs when its eps alone is ×10 and ÷10 (two
+    significant digits), plus the median per-row variance of its input; None for a norm whose
+    input is all zero (eps cannot matter there: LN(0) = bias)."""
+    def flat(o):
+        return torch.cat([v.reshape(-1) for v in (o.values() if isinstance(o, dict) else [o])])
+
+    def sig2(v):
+        return float(f"{v:.1e}")
+    inputs = {k: v.detach() for k, v in inputs.items()}
+    res = {}
+    with torch.no_grad():
+        base = flat(call(m, inputs))
+        for n, mod in m.named_modules():
+            if not isinstance(mod, nn.LayerNorm):
+                continue
+            seen = []
+            h = mod.register_forward_hook(lambda _m, i, _o: seen.append(i[0]))
+            call(m, inputs)
+            h.remove()
+            x = torch.cat([s.reshape(-1, s.shape[-1]) for s in seen])
+            if not x.abs().max() > 0:
+                res[n] = None
+                continue
+            eps0, rel = mod.eps, []
+            for f in (10.0, 0.1):
+                mod.eps = eps0 * f
+                rel.append(sig2(((flat(call(m, inputs)) - base).norm() / base.norm()).item()))
+            mod.eps = eps0
+            assert min(rel) >= EPS_CHECK_MIN, f"{name} {n}: eps x10 / /10 moves the outputs by only {rel}"
+            res[n] = {"eps": eps0, "input_var": sig2(x.var(-1, unbiased=False).median().item()),
+                      "x10": rel[0], "div10": rel[1]}
+    return res
 
 
 def randn(gen, *shape):
@@ -200,21 +298,39 @@ HEAD_TINY = {"kind": "trajectory_head", "embed_dim": 32, "num_heads": 2, "num_fr
              "tokens_per_frame": 4, "num_joints": 5, "norm_eps": 1e-5, "pool": 2, "batch": 2}
 
 
+# low-variance runs (see LowVar): transformer streams at ~2^-14 ≈ 6e-5 variance; the head's
+# pooled features carry an extra mean over tokens, so it needs less scaling.
+LOWVAR_SCALE = 2.0 ** -7
+HEAD_LOWVAR_SCALE = 2.0 ** -6
+
+
+def residual_writers(state, embed):
+    """Keys of the weights that write into a transformer's residual stream: the embedding
+    (prefixes in embed) and each block's attn.proj and mlp.fc2."""
+    return [k for k in state if k.startswith(embed) or ".attn.proj." in k or ".mlp.fc2." in k]
+
+
 def encoder_tokens(cfg):
     return (cfg["num_frames"] // cfg["tubelet_size"]) * (cfg["img_size"] // cfg["patch_size"]) ** 2
 
 
-def make_encoder(name, cfg, forward_only=False):
+def make_encoder(name, cfg, forward_only=False, lowvar=False):
     gen = torch.Generator().manual_seed(seed_for(name))
     m = R.Encoder(cfg)
     randomize(m, gen)
-    x = randn(gen, cfg["batch"], 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"])
+    shape = (cfg["batch"], 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"])
+    x = randn(gen, *shape)
     if cfg.get("out_layers") is not None:
         call = lambda mod, inp: {str(i): o for i, o in zip(cfg["out_layers"], mod(inp["x"]))}  # noqa: E731
     else:
         call = lambda mod, inp: mod(inp["x"])  # noqa: E731
     state = state_f32(m)
-    io = run_case(name, m, cfg, {"x": x}, call, ["x"], forward_only)
+    lv = None
+    if lowvar:
+        # the input stays N(0,1): the scaled patch embedding makes the stream small
+        lv = LowVar(name, LOWVAR_SCALE, residual_writers(state, ("patch_embed.",)),
+                    lambda g, s: {"x": randn(g, *shape)})
+    io = run_case(name, m, cfg, {"x": x}, call, ["x"], forward_only, lowvar=lv)
     return state, io
 
 
@@ -233,8 +349,12 @@ def make_vjepa_predictor(name, cfg):
     inputs = {"x": randn(gen, b, nc, cfg["embed_dim"]), "masks_x": torch.stack(mx).long(),
               "masks_y": torch.stack(my).long(), "mask_index": torch.tensor(4, dtype=torch.int64)}
     state = state_f32(m)
+    # same masks, new context features; predictor_embed and the mask tokens scaled
+    lv = LowVar(name, LOWVAR_SCALE, residual_writers(state, ("predictor_embed.", "mask_tokens.")),
+                lambda g, s: dict(inputs, x=randn(g, *inputs["x"].shape)))
     run_case(name, m, cfg, inputs,
-             lambda mod, inp: mod(inp["x"], inp["masks_x"], inp["masks_y"], inp["mask_index"]), ["x"])
+             lambda mod, inp: mod(inp["x"], inp["masks_x"], inp["masks_y"], inp["mask_index"]), ["x"],
+             lowvar=lv)
     return state
 
 
@@ -251,8 +371,16 @@ def make_thinkjepa(name, cfg, state=None):
               "gammas": 0.3 * randn(gen, cfg["depth"], b, c),
               "betas": 0.3 * randn(gen, cfg["depth"], b, c)}
     state = state_f32(m)
+    lv = None
+    if "weights_from" not in cfg:
+        # FiLM adds betas to the stream before every layer, so they are scaled with it;
+        # gammas multiply it and stay O(0.3).
+        lv = LowVar(name, LOWVAR_SCALE, residual_writers(state, ("context_adapter.", "query_templates.")),
+                    lambda g, s: {"x_ctx": randn(g, *inputs["x_ctx"].shape),
+                                  "gammas": 0.3 * randn(g, *inputs["gammas"].shape),
+                                  "betas": s * 0.3 * randn(g, *inputs["betas"].shape)})
     run_case(name, m, cfg, inputs, lambda mod, inp: mod(inp["x_ctx"], inp["gammas"], inp["betas"]),
-             ["x_ctx", "gammas", "betas"], write_weights="weights_from" not in cfg)
+             ["x_ctx", "gammas", "betas"], write_weights="weights_from" not in cfg, lowvar=lv)
     return state
 
 
@@ -274,7 +402,12 @@ def make_guidance(name, cfg):
         g, bt = mod(inp["vlm_old"], inp["vlm_old_mask"], inp["vlm_new"], inp["vlm_new_mask"])
         return {"gammas": g, "betas": bt}
     state = state_f32(m)
-    run_case(name, m, cfg, inputs, call, ["vlm_old", "vlm_new"])
+    # no weights scaled: small VLM features give a small signature (the LN input); same masks.
+    # The layer past the pyramid has a zero signature, where eps cannot matter.
+    lv = LowVar(name, LOWVAR_SCALE, [],
+                lambda g, s: dict(inputs, vlm_old=s * randn(g, *inputs["vlm_old"].shape),
+                                  vlm_new=s * randn(g, *inputs["vlm_new"].shape)))
+    run_case(name, m, cfg, inputs, call, ["vlm_old", "vlm_new"], lowvar=lv)
     return state
 
 
@@ -291,7 +424,12 @@ def make_head(name, cfg):
     assert torch.allclose(ref.reshape(b * t, c), md.attend(xx), atol=1e-12), "attention pooling mismatch"
     m.float()
     state = state_f32(m)
-    run_case(name, m, cfg, {"x": x}, lambda mod, inp: mod(inp["x"]), ["x"])
+    # out_proj feeds ln_in; mlp_in.0 and temporal_mlp.3 write the stream ln_out reads
+    # (GELU is ~linear near 0, so it stays small)
+    lv = LowVar(name, HEAD_LOWVAR_SCALE,
+                [k for k in state if k.startswith(("token_attn.out_proj.", "mlp_in.0.", "temporal_mlp.3."))],
+                lambda g, s: {"x": randn(g, *x.shape)})
+    run_case(name, m, cfg, {"x": x}, lambda mod, inp: mod(inp["x"]), ["x"], lowvar=lv)
     return state
 
 
@@ -436,6 +574,21 @@ def derived(cfg):
     return []
 
 
+def lowvar_lines(lv):
+    sw = lv["scaled_weights"]
+    lines = [f"- low-variance run (`lowvar.*`): scale 2^{round(math.log2(lv['scale']))} on "
+             + (", ".join(f"`{k}`" for k in sw) if sw else "the float inputs only (no weights)")
+             + "; relative change of the outputs when one norm's eps is ×10 / ÷10 "
+             "(median input row variance):"]
+    for n, c in lv["eps_check"].items():
+        if c is None:
+            lines.append(f"  - `{n}`: input all zero, eps has no effect")
+        else:
+            lines.append(f"  - `{n}` (eps {c['eps']:g}): {c['x10']:.1e} / {c['div10']:.1e} "
+                         f"(var {c['input_var']:.1e})")
+    return lines
+
+
 def npz_arrays(path):
     z = np.load(path)
     return [(k, z[k].shape, str(z[k].dtype)) for k in z.files]
@@ -463,6 +616,8 @@ def write_readme_table():
         extra = derived(cfg)
         if extra:
             lines.append("- " + "; ".join(extra))
+        if isinstance(cfg.get("lowvar"), dict):
+            lines.extend(lowvar_lines(cfg["lowvar"]))
         lines.append("- files: " + ", ".join(f"`{f}` {sizes[f]:,}" for f in files))
         if "io.npz" in sizes:
             arrs = npz_arrays(os.path.join(d, "io.npz"))
@@ -492,7 +647,7 @@ def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
-    enc_state, enc_io = make_encoder("encoder_tiny", ENCODER_TINY)
+    enc_state, enc_io = make_encoder("encoder_tiny", ENCODER_TINY, lowvar=True)
     if want("encoder_hd80"):
         make_encoder("encoder_hd80", ENCODER_HD80)
     if want("encoder_outlayers"):
