@@ -3,7 +3,6 @@ package film
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,37 +17,22 @@ import (
 // ("lowvar.": small VLM features, where the fusion LayerNorm's eps matters; no parameter
 // gradients stored).
 func TestGoldenGuidanceTiny(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "golden", "guidance_tiny")
+	c, err := golden.Open(filepath.Join("..", "testdata", "golden", "guidance_tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.IO.Close()
 	var gc guidanceConfig
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(c.Config, &gc); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := c.Runs(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(raw, &gc); err != nil {
-		t.Fatal(err)
+	for _, r := range runs {
+		t.Run(r.Name, func(t *testing.T) { guidanceGolden(t, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
 	}
-	ws, shapes, err := golden.Weights(filepath.Join(dir, "weights.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv, err := golden.ReadLowVar(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lv == nil {
-		t.Fatal("guidance_tiny: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)")
-	}
-	lws, err := lv.Apply(ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
-	t.Run("main", func(t *testing.T) { guidanceGolden(t, z, "", ws, shapes, gc) })
-	t.Run("lowvar", func(t *testing.T) { guidanceGolden(t, z, "lowvar.", lws, shapes, gc) })
 }
 
 type guidanceConfig struct {

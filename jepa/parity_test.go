@@ -1,9 +1,7 @@
 package jepa
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,15 +11,14 @@ import (
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
-	"github.com/thinkjepa/thinkjepa/weights"
 )
 
 // golden is one fixture case of testdata/golden (tools/reference/README.md).
 type golden struct {
-	dir     string
-	config  []byte
-	tensors map[string]HostTensor
-	io      *npy.NPZ
+	dir    string
+	config []byte
+	c      *fixture.Case
+	io     *npy.NPZ
 	// worstGrad is the largest relative error seen over the gradient checks, logged at the end.
 	worstGrad float64
 	worstName string
@@ -29,37 +26,13 @@ type golden struct {
 
 func loadGolden(t *testing.T, name string) *golden {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "golden", name)
-	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatalf("fixture %s: %v (regenerate with tools/reference/make_golden.py)", name, err)
-	}
-	// A case may run another case's weights (stored once): config "weights_from".
-	var shared struct {
-		WeightsFrom string `json:"weights_from"`
-	}
-	if err := json.Unmarshal(cfg, &shared); err != nil {
-		t.Fatalf("fixture %s: config.json: %v", name, err)
-	}
-	wdir := dir
-	if shared.WeightsFrom != "" {
-		wdir = filepath.Join(dir, "..", shared.WeightsFrom)
-	}
-	f, err := weights.ReadSafetensors(filepath.Join(wdir, "weights.safetensors"))
+	c, err := fixture.Open(filepath.Join("..", "testdata", "golden", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tensors := map[string]HostTensor{}
-	for n, tt := range f.Tensors {
-		tensors[n] = HostTensor{Shape: tt.Shape, Data: tt.Data}
-	}
-	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &golden{dir: dir, config: cfg, tensors: tensors, io: z}
+	g := &golden{dir: c.Dir, config: c.Config, c: c, io: c.IO}
 	t.Cleanup(func() {
-		z.Close()
+		c.IO.Close()
 		if g.worstName != "" {
 			t.Logf("worst gradient relative error %.2g (%s)", g.worstGrad, g.worstName)
 		}
@@ -133,36 +106,25 @@ func (g *golden) checkParamGrads(t *testing.T, e nn.Engine, ps *nn.ParamSet) {
 	}
 }
 
-// variants are the runs of one case: the fixture's own weights and inputs (key prefix ""),
-// then its small-variance run ("lowvar.": scaled weights, where LayerNorm eps matters) when
-// config.json has one (the cases in lowVarCases must). The small-variance run stores no
-// parameter gradients.
+// variants are the runs of one case (fixture.Case.Runs): the fixture's own weights and
+// inputs (key prefix ""), then its small-variance run ("lowvar.": scaled weights, where
+// LayerNorm eps matters) when config.json has one (the cases in lowVarCases must). The
+// small-variance run stores no parameter gradients.
 func (g *golden) variants(t *testing.T) []variant {
 	t.Helper()
-	vs := []variant{{name: "main", tensors: g.tensors}}
-	lv, err := fixture.ReadLowVar(g.config)
+	runs, err := g.c.Runs(lowVarCases[filepath.Base(g.dir)])
 	if err != nil {
-		t.Fatalf("%s: %v", g.dir, err)
+		t.Fatal(err)
 	}
-	if lv == nil {
-		if lowVarCases[filepath.Base(g.dir)] {
-			t.Fatalf("%s: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)", g.dir)
+	var vs []variant
+	for _, r := range runs {
+		tensors := map[string]HostTensor{}
+		for k, v := range r.Weights {
+			tensors[k] = HostTensor{Shape: g.c.Shapes[k], Data: v}
 		}
-		return vs
+		vs = append(vs, variant{name: r.Name, pre: r.Prefix, tensors: tensors})
 	}
-	vals := map[string][]float32{}
-	for k, v := range g.tensors {
-		vals[k] = v.Data
-	}
-	scaled, err := lv.Apply(vals)
-	if err != nil {
-		t.Fatalf("%s: %v", g.dir, err)
-	}
-	tensors := map[string]HostTensor{}
-	for k, v := range scaled {
-		tensors[k] = HostTensor{Shape: g.tensors[k].Shape, Data: v}
-	}
-	return append(vs, variant{name: "lowvar", pre: "lowvar.", tensors: tensors})
+	return vs
 }
 
 // lowVarCases are the cases whose LayerNorm eps is checked by a small-variance run.

@@ -3,7 +3,6 @@ package rollout
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -17,37 +16,22 @@ import (
 // ("lowvar.": scaled weights, where ln_in's and ln_out's eps matter; no parameter gradients
 // stored).
 func TestGoldenHeadTiny(t *testing.T) {
-	dir := filepath.Join("..", "testdata", "golden", "head_tiny")
+	c, err := golden.Open(filepath.Join("..", "testdata", "golden", "head_tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.IO.Close()
 	var gc headConfig
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(c.Config, &gc); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := c.Runs(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(raw, &gc); err != nil {
-		t.Fatal(err)
+	for _, r := range runs {
+		t.Run(r.Name, func(t *testing.T) { headGolden(t, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
 	}
-	ws, shapes, err := golden.Weights(filepath.Join(dir, "weights.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv, err := golden.ReadLowVar(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lv == nil {
-		t.Fatal("head_tiny: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)")
-	}
-	lws, err := lv.Apply(ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer z.Close()
-	t.Run("main", func(t *testing.T) { headGolden(t, z, "", ws, shapes, gc) })
-	t.Run("lowvar", func(t *testing.T) { headGolden(t, z, "lowvar.", lws, shapes, gc) })
 }
 
 type headConfig struct {

@@ -8,9 +8,79 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
+	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/weights"
 )
+
+// Case is one fixture directory, testdata/golden/<name>: its config.json, its weights
+// (another case's when config.json says "weights_from": weights are stored once) and its
+// io.npz of inputs, outputs and gradients.
+type Case struct {
+	Dir     string
+	Config  []byte
+	Weights map[string][]float32
+	Shapes  map[string][]int
+	IO      *npy.NPZ
+}
+
+// Run is one set of weights to check a case with: "main" (the fixture's own, key prefix
+// "") and, when config.json has one, "lowvar" (scaled weights, keys "lowvar.…").
+type Run struct {
+	Name, Prefix string
+	Weights      map[string][]float32
+}
+
+// Open reads the case in dir. Close its IO when done.
+func Open(dir string) (*Case, error) {
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("fixture %s: %w (regenerate with tools/reference/make_golden.py)", dir, err)
+	}
+	var shared struct {
+		WeightsFrom string `json:"weights_from"`
+	}
+	if err := json.Unmarshal(cfg, &shared); err != nil {
+		return nil, fmt.Errorf("fixture %s: config.json: %w", dir, err)
+	}
+	wdir := dir
+	if shared.WeightsFrom != "" {
+		wdir = filepath.Join(dir, "..", shared.WeightsFrom)
+	}
+	vals, shapes, err := Weights(filepath.Join(wdir, "weights.safetensors"))
+	if err != nil {
+		return nil, fmt.Errorf("fixture %s: %w", dir, err)
+	}
+	z, err := npy.OpenNPZ(filepath.Join(dir, "io.npz"))
+	if err != nil {
+		return nil, fmt.Errorf("fixture %s: %w", dir, err)
+	}
+	return &Case{Dir: dir, Config: cfg, Weights: vals, Shapes: shapes, IO: z}, nil
+}
+
+// Runs lists the weight sets to check the case with: main, then lowvar when config.json
+// has a "lowvar" entry. needLowVar makes a missing entry an error (cases whose LayerNorm
+// eps must be pinned by a small-variance run).
+func (c *Case) Runs(needLowVar bool) ([]Run, error) {
+	runs := []Run{{Name: "main", Weights: c.Weights}}
+	lv, err := ReadLowVar(c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("fixture %s: %w", c.Dir, err)
+	}
+	if lv == nil {
+		if needLowVar {
+			return nil, fmt.Errorf("fixture %s: config.json has no lowvar run (regenerate with tools/reference/make_golden.py)", c.Dir)
+		}
+		return runs, nil
+	}
+	scaled, err := lv.Apply(c.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("fixture %s: %w", c.Dir, err)
+	}
+	return append(runs, Run{Name: "lowvar", Prefix: "lowvar.", Weights: scaled}), nil
+}
 
 // Weights reads a fixture's weights.safetensors into values and shapes by name.
 func Weights(path string) (map[string][]float32, map[string][]int, error) {
