@@ -275,18 +275,28 @@ func FromPredictions(preds []*predfile.Prediction) (*Loaded, error) {
 	return l, nil
 }
 
-// LoadNPY reads plain arrays: pred and gt [B,T,52,3] (any float dtype), mask optional
-// [B,T,52] (bool or numeric, non-zero = valid).
-func LoadNPY(predPath, gtPath, maskPath string) (*Loaded, error) {
+// LoadNPY reads plain arrays (any float dtype): predictions [B,T,52,3], ground truth
+// [B,T,52,3] and an optional validity mask [B,T,52] (bool or numeric, non-zero = valid).
+// Predictions may also hold K candidates per clip,
+// [B,K,T,52,3] (samples of a stochastic forecaster), for best-of-K: LoadNPY then returns
+// K sets scored against the same truth, in candidate order.
+func LoadNPY(predPath, gtPath, maskPath string) ([]*Loaded, error) {
 	if gtPath == "" {
 		return nil, fmt.Errorf("%s is a plain array: pass --gt with the ground truth [B,T,52,3]", predPath)
 	}
-	read := func(path, what string) ([]float32, []int, error) {
+	read := func(path, what string, allowK bool) ([]float32, []int, error) {
 		a, err := npy.ReadNPYFile(path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s (%s): %w", path, what, err)
 		}
-		if err := npy.CheckShape(a.Shape, []int{-1, -1, predfile.NumJoints, 3}); err != nil {
+		want := []int{-1, -1, predfile.NumJoints, 3}
+		if allowK && len(a.Shape) == 5 {
+			want = []int{-1, -1, -1, predfile.NumJoints, 3}
+		}
+		if err := npy.CheckShape(a.Shape, want); err != nil {
+			if allowK {
+				err = fmt.Errorf("%w (or [B,K,T,%d,3] for K candidates per clip)", err, predfile.NumJoints)
+			}
 			return nil, nil, fmt.Errorf("%s (%s): %w", path, what, err)
 		}
 		v, err := a.Float32s()
@@ -295,34 +305,59 @@ func LoadNPY(predPath, gtPath, maskPath string) (*Loaded, error) {
 		}
 		return v, a.Shape, nil
 	}
-	pred, ps, err := read(predPath, "pred")
+	pred, ps, err := read(predPath, "pred", true)
 	if err != nil {
 		return nil, err
 	}
-	gt, gs, err := read(gtPath, "gt")
+	gt, gs, err := read(gtPath, "gt", false)
 	if err != nil {
 		return nil, err
+	}
+	K := 1
+	if len(ps) == 5 {
+		K = ps[1]
+		ps = []int{ps[0], ps[2], ps[3], ps[4]}
+		if K < 1 {
+			return nil, fmt.Errorf("%s (pred): K = 0 candidates per clip", predPath)
+		}
 	}
 	if ps[0] != gs[0] || ps[1] != gs[1] {
 		return nil, fmt.Errorf("shape mismatch: pred %s is %v, gt %s is %v", predPath, ps, gtPath, gs)
 	}
-	b := Batch{B: ps[0], T: ps[1], J: predfile.NumJoints, Pred: pred, GT: gt}
+	B, T, J := ps[0], ps[1], predfile.NumJoints
+	var mask []bool
 	if maskPath != "" {
 		a, err := npy.ReadNPYFile(maskPath)
 		if err != nil {
 			return nil, fmt.Errorf("%s (mask): %w", maskPath, err)
 		}
-		if err := npy.CheckShape(a.Shape, []int{b.B, b.T, b.J}); err != nil {
+		if err := npy.CheckShape(a.Shape, []int{B, T, J}); err != nil {
 			return nil, fmt.Errorf("%s (mask): %w", maskPath, err)
 		}
-		if b.Mask, err = predfile.BoolValues(a); err != nil {
+		if mask, err = predfile.BoolValues(a); err != nil {
 			return nil, fmt.Errorf("%s (mask): %w", maskPath, err)
 		}
 	}
-	if err := b.Check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", predPath, err)
+	per := T * J * 3
+	sets := make([]*Loaded, K)
+	for k := range sets {
+		p := pred
+		if K > 1 { // gather candidate k of every clip: [B,K,T,J,3] → [B,T,J,3]
+			p = make([]float32, B*per)
+			for b := 0; b < B; b++ {
+				copy(p[b*per:(b+1)*per], pred[(b*K+k)*per:(b*K+k+1)*per])
+			}
+		}
+		bt := Batch{B: B, T: T, J: J, Pred: p, GT: gt, Mask: mask}
+		if err := bt.Check(); err != nil {
+			if K > 1 {
+				return nil, fmt.Errorf("%s (candidate %d): %w", predPath, k, err)
+			}
+			return nil, fmt.Errorf("%s: %w", predPath, err)
+		}
+		sets[k] = &Loaded{Batch: bt}
 	}
-	return &Loaded{Batch: b}, nil
+	return sets, nil
 }
 
 // LoadDir reads a prediction folder. A separate mask file is not accepted: the mask

@@ -26,8 +26,8 @@ func TestLoadNPYErrors(t *testing.T) {
 	j21 := w("j21.npy", npy.FromFloat32(make([]float32, 2*4*21*3), 2, 4, 21, 3))
 	mask := w("mask.npy", npy.FromBool(make([]bool, 2*4*52), 2, 4, 52))
 	badMask := w("badmask.npy", npy.FromBool(make([]bool, 2*4), 2, 4))
-	if _, err := LoadNPY(pred, gt, mask); err != nil {
-		t.Fatalf("valid inputs: %v", err)
+	if sets, err := LoadNPY(pred, gt, mask); err != nil || len(sets) != 1 {
+		t.Fatalf("valid inputs: %d sets, %v", len(sets), err)
 	}
 	for _, c := range []struct{ p, g, m, want string }{
 		{pred, "", "", "pass --gt"},
@@ -129,5 +129,61 @@ func TestBestOfLoaded(t *testing.T) {
 	other.IDs[1] = "c"
 	if _, _, err := BestOfLoaded([]*Loaded{mk(0.02, 0.09), other}, nil); err == nil {
 		t.Error("misaligned clips accepted")
+	}
+}
+
+// A [B,K,T,52,3] array holds K candidates per clip: LoadNPY splits it into K sets in
+// candidate order, and best-of-K then picks, per clip, the candidate closest to the truth.
+func TestLoadNPYCandidates(t *testing.T) {
+	dir := t.TempDir()
+	const B, K, T, J = 2, 3, 4, 52
+	// Candidate k of clip b is offset by off[b][k] metres on x from a zero truth.
+	off := [B][K]float32{{0.3, 0.1, 0.2}, {0.05, 0.4, 0.5}}
+	p := make([]float32, B*K*T*J*3)
+	for b := 0; b < B; b++ {
+		for k := 0; k < K; k++ {
+			for i := 0; i < T*J; i++ {
+				p[((b*K+k)*T*J+i)*3] = off[b][k]
+			}
+		}
+	}
+	predPath, gtPath := filepath.Join(dir, "pk.npy"), filepath.Join(dir, "gt.npy")
+	if err := npy.WriteNPYFile(predPath, npy.FromFloat32(p, B, K, T, J, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteNPYFile(gtPath, npy.FromFloat32(make([]float32, B*T*J*3), B, T, J, 3)); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := LoadNPY(predPath, gtPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) != K {
+		t.Fatalf("%d sets, want %d", len(sets), K)
+	}
+	for k, s := range sets {
+		for b := 0; b < B; b++ {
+			if got := s.Batch.Pred[b*T*J*3]; got != off[b][k] || s.Batch.Pred[(b*T*J+T*J-1)*3] != off[b][k] {
+				t.Errorf("set %d clip %d: x = %g, want %g", k, b, got, off[b][k])
+			}
+		}
+	}
+	best, chosen, err := BestOfLoaded(sets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chosen[0] != 1 || chosen[1] != 0 {
+		t.Errorf("chosen %v, want [1 0]", chosen)
+	}
+	if x := best.Batch.Pred[0]; x != 0.1 {
+		t.Errorf("best clip 0 x = %g, want 0.1", x)
+	}
+	// K candidates must still match the truth's clips and steps.
+	short := filepath.Join(dir, "short.npy")
+	if err := npy.WriteNPYFile(short, npy.FromFloat32(make([]float32, B*K*(T-1)*J*3), B, K, T-1, J, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadNPY(short, gtPath, ""); err == nil || !strings.Contains(err.Error(), "shape mismatch") {
+		t.Errorf("short candidates: %v, want a shape mismatch", err)
 	}
 }

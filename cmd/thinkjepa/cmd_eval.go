@@ -26,8 +26,9 @@ type evalOutput struct {
 	Result   *eval.Result   `json:"result"`
 }
 
-// loadPred reads one prediction folder or .npy array.
-func loadPred(pred, gt, mask string) (*eval.Loaded, error) {
+// loadPred reads one prediction folder or .npy array; an array [B,K,T,52,3] gives K
+// candidate sets.
+func loadPred(pred, gt, mask string) ([]*eval.Loaded, error) {
 	if eval.IsNPY(pred) {
 		return eval.LoadNPY(pred, gt, mask)
 	}
@@ -40,7 +41,11 @@ func loadPred(pred, gt, mask string) (*eval.Loaded, error) {
 	case gt != "" || mask != "":
 		return nil, usageErrorf("--gt and --mask apply to .npy predictions; a prediction folder carries gt and mask in each clip's npz")
 	}
-	return eval.LoadDir(pred)
+	l, err := eval.LoadDir(pred)
+	if err != nil {
+		return nil, err
+	}
+	return []*eval.Loaded{l}, nil
 }
 
 func init() {
@@ -50,7 +55,7 @@ func init() {
 		usage:   "--pred DIR|pred.npy [--gt gt.npy] [--mask mask.npy] [flags]",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			var preds stringList
-			fs.Var(&preds, "pred", "prediction folder (<clip>.npz with gt inside) or pred.npy [B,T,52,3]; repeat for best-of-K")
+			fs.Var(&preds, "pred", "prediction folder (<clip>.npz with gt inside) or pred.npy [B,T,52,3]; best-of-K: repeat it, or give pred.npy [B,K,T,52,3]")
 			gt := fs.String("gt", "", "ground truth .npy [B,T,52,3] (only with a .npy --pred)")
 			mask := fs.String("mask", "", "validity .npy [B,T,52] (only with a .npy --pred)")
 			jsonOut := fs.String("json", "", "also write the results as JSON to this file")
@@ -81,11 +86,13 @@ func init() {
 						return err
 					}
 				}
-				sets := make([]*eval.Loaded, len(preds))
-				for k, p := range preds {
-					if sets[k], err = loadPred(p, *gt, *mask); err != nil {
+				var sets []*eval.Loaded
+				for _, p := range preds {
+					ls, err := loadPred(p, *gt, *mask)
+					if err != nil {
 						return err
 					}
+					sets = append(sets, ls...)
 				}
 				l, title := sets[0], preds[0]
 				var chosen []int
