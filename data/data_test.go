@@ -171,7 +171,7 @@ func TestSynthEgoDexReadBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.N < 90 || f.N > 200 || len(f.Joints) != 69 || !f.HasConf || f.DType != "f4" || f.Instruction == "" {
+		if f.N < 120 || f.N > 230 || len(f.Joints) != 69 || !f.HasConf || f.DType != "f4" || f.Instruction == "" {
 			t.Errorf("%s: N=%d joints=%d conf=%v dtype=%s instr=%q", ep.ID, f.N, len(f.Joints), f.HasConf, f.DType, f.Instruction)
 		}
 		if !strings.Contains(f.Instruction, "tray") && !strings.Contains(f.Instruction, "side of the table") {

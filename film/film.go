@@ -150,6 +150,16 @@ type blockCache struct {
 	oIdx, nIdx                 []int32 // rows of oldP/newP gathered (nil if missing)
 }
 
+// Gates returns tanh(g_l) per block: 0 is the identity FiLM, the zero-init start.
+func (b *Bank) Gates(e nn.Engine) []float64 {
+	g := e.ToHost(b.gate.W)
+	out := make([]float64, len(g))
+	for i, v := range g {
+		out[i] = math.Tanh(float64(v))
+	}
+	return out
+}
+
 // blockSource maps predictor blocks to VLM layers: block k ← layer k (pyramid, v2), or
 // block 0 ← the last layer (v1 LastOnly); -1 beyond.
 func (b *Bank) blockSource(L int) []int {

@@ -159,6 +159,15 @@ type Engine interface {
 	MSE(a, b *Tensor, n int) float32
 	MSEBackward(dA, a, b *Tensor, n int, scale float32)
 
+	// Dropout (inverted, for training): out = in·keep/(1−p) over n elements, where
+	// keep[i] is a pure function of (seed, i) (kern.DropoutKeep: a counter-based hash).
+	// Nothing is stored: the backward regenerates the mask from the same seed, and a
+	// run resumed from a checkpoint that derives the same seed draws the same mask.
+	// p must be in [0,1); p = 0 copies. out may alias in.
+	Dropout(out, in *Tensor, seed uint64, p float32, n int)
+	// DropoutBackward: dIn += dOut·keep/(1−p) with the forward's seed and p.
+	DropoutBackward(dIn, dOut *Tensor, seed uint64, p float32, n int)
+
 	// AdamW step on a flat parameter tensor (decoupled weight decay, PyTorch semantics,
 	// bias correction with step t ≥ 1).
 	AdamW(param, grad, m, v *Tensor, n int, lr, beta1, beta2, eps, weightDecay float32, t int)

@@ -113,7 +113,51 @@ type HeadOut struct {
 	m1, h1, t0, t0g, t3    *nn.Tensor
 	t3g, hsum, avg         *nn.Tensor
 	lnOut, lnOutM, lnOutR  *nn.Tensor
+	drop                   Dropout
 	tmp                    []*nn.Tensor
+}
+
+// Dropout configures the head's training-time dropout (model-spec §4.6: p = 0.1 after
+// the GELU of mlp_in and after each GELU of temporal_mlp). Each site draws its mask from
+// its own seed derived from Seed (nn.Engine.Dropout), so a step that passes the same
+// Seed gets the same masks. P = 0 is evaluation (no dropout).
+//
+// Not implemented: MultiheadAttention's dropout on the pooling's attention
+// probabilities; the engine's fused cross-attention kernel has no dropout.
+type Dropout struct {
+	P    float32
+	Seed uint64
+}
+
+// Dropout sites of the head.
+const (
+	dropMLPIn = iota + 1
+	dropTemporal0
+	dropTemporal3
+)
+
+func (d Dropout) siteSeed(site uint64) uint64 {
+	z := d.Seed ^ (site * 0xd1b54a32d192ed03)
+	z = (z ^ (z >> 33)) * 0xff51afd7ed558ccd
+	return z ^ (z >> 33)
+}
+
+// apply runs site's dropout in place on x (n values).
+func (d Dropout) apply(e nn.Engine, x *nn.Tensor, site uint64, n int) {
+	if d.P > 0 {
+		e.Dropout(x, x, d.siteSeed(site), d.P, n)
+	}
+}
+
+// backward returns dOut with site's mask applied (a new tensor owned by o), or dOut
+// itself without dropout.
+func (d Dropout) backward(e nn.Engine, o *HeadOut, dOut *nn.Tensor, site uint64, n int) *nn.Tensor {
+	if d.P <= 0 {
+		return dOut
+	}
+	g := o.alloc(e, n)
+	e.DropoutBackward(g, dOut, d.siteSeed(site), d.P, n)
+	return g
 }
 
 func (o *HeadOut) alloc(e nn.Engine, shape ...int) *nn.Tensor {
@@ -130,9 +174,16 @@ func rangeIdx(from, n int) []int32 {
 	return idx
 }
 
-// Forward runs the head on x [B,T,P,D] (T even). Dropout is off (evaluation semantics;
-// the engine has no dropout kernel, so training also runs without it).
+// Forward runs the head on x [B,T,P,D] (T even) with evaluation semantics (no dropout).
 func (h *Head) Forward(e nn.Engine, x *nn.Tensor, B, T, P int) (*HeadOut, error) {
+	return h.ForwardDrop(e, x, B, T, P, Dropout{})
+}
+
+// ForwardDrop is Forward with training-time dropout (drop.P = 0: none).
+func (h *Head) ForwardDrop(e nn.Engine, x *nn.Tensor, B, T, P int, drop Dropout) (*HeadOut, error) {
+	if !(drop.P >= 0 && drop.P < 1) {
+		return nil, fmt.Errorf("trajectory head: dropout %v, expected 0 ≤ p < 1", drop.P)
+	}
 	D, Hd, J, H := h.Cfg.Dim, h.Cfg.Hidden, h.Cfg.Joints, h.Cfg.Heads
 	if T%2 != 0 || T <= 0 || P <= 0 || B <= 0 {
 		return nil, fmt.Errorf("trajectory head: need B, P > 0 and an even T, got B=%d T=%d P=%d", B, T, P)
@@ -140,7 +191,7 @@ func (h *Head) Forward(e nn.Engine, x *nn.Tensor, B, T, P int) (*HeadOut, error)
 	if x.Len() != B*T*P*D {
 		return nil, fmt.Errorf("trajectory head: input has %d values, want B·T·P·D = %d·%d·%d·%d", x.Len(), B, T, P, D)
 	}
-	o := &HeadOut{h: h, x: x, B: B, T: T, P: P}
+	o := &HeadOut{h: h, x: x, B: B, T: T, P: P, drop: drop}
 	G := B * T // one pooling query per (sample, frame)
 	hd := D / H
 	// Slice the fused in_proj into q, k, v weights and biases.
@@ -171,12 +222,15 @@ func (h *Head) Forward(e nn.Engine, x *nn.Tensor, B, T, P int) (*HeadOut, error)
 	o.m1, o.h1 = o.alloc(e, G, Hd), o.alloc(e, G, Hd)
 	e.Linear(o.m1, o.lnIn, h.mlpW.W, h.mlpB.W, G, D, Hd)
 	e.GELU(o.h1, o.m1, G*Hd)
+	drop.apply(e, o.h1, dropMLPIn, G*Hd)
 	o.t0, o.t0g = o.alloc(e, G, Hd), o.alloc(e, G, Hd)
 	e.Linear(o.t0, o.h1, h.t0W.W, h.t0B.W, G, Hd, Hd)
 	e.GELU(o.t0g, o.t0, G*Hd)
+	drop.apply(e, o.t0g, dropTemporal0, G*Hd)
 	o.t3, o.t3g = o.alloc(e, G, Hd), o.alloc(e, G, Hd)
 	e.Linear(o.t3, o.t0g, h.t3W.W, h.t3B.W, G, Hd, Hd)
 	e.GELU(o.t3g, o.t3, G*Hd)
+	drop.apply(e, o.t3g, dropTemporal3, G*Hd)
 	o.hsum = o.alloc(e, G, Hd)
 	e.Add(o.hsum, o.h1, o.t3g, G*Hd)
 	// AvgPool1d(2, 2) over time: frames 2t and 2t+1 are consecutive rows.
@@ -212,15 +266,15 @@ func (o *HeadOut) Backward(e nn.Engine, dOut, dX *nn.Tensor) {
 	dH := o.alloc(e, G, Hd) // d hsum; the residual sends it to h1 and to t3g
 	e.WeightedRowSumBackward(dH, dAvg, halves(B*T2*2), B*T2, 2, Hd)
 	dT3 := o.alloc(e, G, Hd)
-	e.GELUBackward(dT3, dH, o.t3, G*Hd)
+	e.GELUBackward(dT3, o.drop.backward(e, o, dH, dropTemporal3, G*Hd), o.t3, G*Hd)
 	dT0g := o.alloc(e, G, Hd)
 	e.LinearBackward(dT0g, h.t3W.G, h.t3B.G, dT3, o.t0g, h.t3W.W, G, Hd, Hd)
 	dT0 := o.alloc(e, G, Hd)
-	e.GELUBackward(dT0, dT0g, o.t0, G*Hd)
+	e.GELUBackward(dT0, o.drop.backward(e, o, dT0g, dropTemporal0, G*Hd), o.t0, G*Hd)
 	dH1 := dH // accumulate the temporal branch into the residual gradient
 	e.LinearBackward(dH1, h.t0W.G, h.t0B.G, dT0, o.h1, h.t0W.W, G, Hd, Hd)
 	dM1 := o.alloc(e, G, Hd)
-	e.GELUBackward(dM1, dH1, o.m1, G*Hd)
+	e.GELUBackward(dM1, o.drop.backward(e, o, dH1, dropMLPIn, G*Hd), o.m1, G*Hd)
 	dLnIn := o.alloc(e, G, D)
 	e.LinearBackward(dLnIn, h.mlpW.G, h.mlpB.G, dM1, o.lnIn, h.mlpW.W, G, D, Hd)
 	dPooled := o.alloc(e, G, D)

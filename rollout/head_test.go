@@ -58,6 +58,14 @@ func dot(a []float32, b []float32) float64 {
 }
 
 func TestHeadGradients(t *testing.T) {
+	for _, drop := range []Dropout{{}, {P: 0.3, Seed: 17}} {
+		headGradients(t, drop)
+	}
+}
+
+// headGradients checks every gradient against central differences, with the dropout
+// masks fixed by drop's seed (dropout is then a fixed linear map).
+func headGradients(t *testing.T, drop Dropout) {
 	e := cpu.New()
 	rng := rand.New(rand.NewPCG(3, 4))
 	cfg := HeadConfig{Dim: 8, Hidden: 6, Heads: 2, Joints: 2}
@@ -75,14 +83,14 @@ func TestHeadGradients(t *testing.T) {
 	x := e.FromHost(randVec(rng, B*T*P*cfg.Dim, 1), B, T, P, cfg.Dim)
 	r := randVec(rng, B*T/2*cfg.Joints*3, 1)
 	loss := func() float64 {
-		o, err := h.Forward(e, x, B, T, P)
+		o, err := h.ForwardDrop(e, x, B, T, P, drop)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer o.Release(e)
 		return dot(e.ToHost(o.Out), r)
 	}
-	o, err := h.Forward(e, x, B, T, P)
+	o, err := h.ForwardDrop(e, x, B, T, P, drop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +108,55 @@ func TestHeadGradients(t *testing.T) {
 			a[i] = float64(v)
 		}
 		if re := relErr(a, num); re > 5e-3 || math.IsNaN(re) {
-			t.Errorf("%s: relative error %.2e", name, re)
+			t.Errorf("dropout %v: %s: relative error %.2e", drop.P, name, re)
 		}
 	}
 	for _, p := range h.Params.List() {
 		check(p.Name, p.W, e.ToHost(p.G))
 	}
 	check("x", x, e.ToHost(dX))
+}
+
+// Dropout is active only through ForwardDrop, reproducible from its seed, and Forward
+// (evaluation) ignores it.
+func TestHeadDropout(t *testing.T) {
+	e := cpu.New()
+	rng := rand.New(rand.NewPCG(5, 6))
+	cfg := HeadConfig{Dim: 8, Hidden: 16, Heads: 2, Joints: 2}
+	h, err := NewHead(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Init(e, rng)
+	B, T, P := 2, 4, 3
+	x := e.FromHost(randVec(rng, B*T*P*cfg.Dim, 1), B, T, P, cfg.Dim)
+	run := func(d Dropout) []float32 {
+		o, err := h.ForwardDrop(e, x, B, T, P, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Release(e)
+		return e.ToHost(o.Out)
+	}
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	eval, eval2 := run(Dropout{}), run(Dropout{P: 0, Seed: 9})
+	a, a2, b := run(Dropout{P: 0.1, Seed: 1}), run(Dropout{P: 0.1, Seed: 1}), run(Dropout{P: 0.1, Seed: 2})
+	if !same(eval, eval2) || !same(a, a2) {
+		t.Fatal("dropout is not a function of (p, seed)")
+	}
+	if same(eval, a) || same(a, b) {
+		t.Fatal("dropout has no effect, or the seed does not change the masks")
+	}
+	if _, err := h.ForwardDrop(e, x, B, T, P, Dropout{P: 1}); err == nil {
+		t.Fatal("p = 1 accepted")
+	}
 }
 
 // The AvgPool pairs frames 2t and 2t+1: swapping frames within a pair leaves the output

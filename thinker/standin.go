@@ -13,7 +13,7 @@ import (
 // It is a STAND-IN for Qwen3-VL, used where no VLM can run (the demo, tests): the
 // features carry only the information in the instruction's words — nothing about the
 // video. Prompt tokens are template filler + the instruction's words + filler; the 16
-// "generated" tokens are a function of the instruction's last (goal) words. Each token
+// "generated" tokens restate the instruction's content words (see generated). Each token
 // gets a hashed embedding; each cached layer mixes the previous one with the mean over
 // the prompt through a fixed random projection drawn from Seed, so deeper layers are
 // more sentence-level, as in a real decoder.
@@ -67,19 +67,46 @@ var (
 	promptTail = []string{"<|im_end|>", "<|im_start|>", "assistant"}
 )
 
+// stopWords are left out of the stand-in's "generated" tokens, which restate the
+// instruction's content words (verb, object, colour, place) the way a reasoning trace
+// opens by restating the task.
+var stopWords = map[string]bool{"a": true, "an": true, "the": true, "of": true, "on": true, "to": true, "with": true,
+	"and": true, "it": true, "in": true, "into": true, "from": true, "at": true, "your": true, "its": true, "up": true}
+
+// generated is the 16 "generated" tokens: "<think>" every fourth token, the others cycle
+// through the instruction's content words in order. Every content word (the goal place
+// included, wherever it sits in the sentence) appears, so vlm_new carries it; an earlier
+// version took only the last three words, which for "wipe the left side of the table
+// with the red sponge" dropped the goal.
+func generated(words []string) []string {
+	var content []string
+	for _, w := range words {
+		if !stopWords[w] {
+			content = append(content, w)
+		}
+	}
+	if len(content) == 0 {
+		content = words
+	}
+	gen := make([]string, StandInGenerated)
+	j := 0
+	for i := range gen {
+		if i%4 == 0 {
+			gen[i] = "<think>"
+			continue
+		}
+		gen[i] = content[j%len(content)]
+		j++
+	}
+	return gen
+}
+
 // Cache builds the stand-in cache for one instruction (no V-JEPA latents, no frame indices:
 // the caller adds those).
 func (s *StandIn) Cache(instruction string) *Cache {
 	words := Words(instruction)
 	prompt := append(append(append([]string(nil), promptHead...), words...), promptTail...)
-	goal := words[max(0, len(words)-3):]
-	gen := make([]string, StandInGenerated)
-	for i := range gen {
-		gen[i] = goal[i%len(goal)]
-		if i%4 == 0 {
-			gen[i] = "<think>"
-		}
-	}
+	gen := generated(words)
 	D := s.Hidden
 	c := &Cache{Layers: append([]int(nil), s.Layers...), L: len(s.Layers), So: len(prompt), Sn: StandInGenerated - 1, Dv: D,
 		ValidLen: len(prompt), Version: 2, Provenance: map[string]string{}}

@@ -392,3 +392,35 @@ np.savez(sys.argv[1], vlm_old=old, vlm_new=new, layers=np.array([0,4,8,12,16,20,
 		t.Fatalf("values: %v %v", c.Old[7], c.New[40])
 	}
 }
+
+// The stand-in's generated tokens restate every content word, so an instruction's goal
+// reaches vlm_new wherever it sits in the sentence, and instructions that differ only in
+// the goal get different features in both streams.
+func TestStandInCarriesGoal(t *testing.T) {
+	s := NewStandIn([]int{0, 27}, 16, 1)
+	for _, tc := range []struct{ a, b, goal string }{
+		{"wipe the left side of the table with the red sponge", "wipe the right side of the table with the red sponge", "left"},
+		{"place the red cup on the left tray", "place the red cup on the front tray", "left"},
+	} {
+		a, b := s.Cache(tc.a), s.Cache(tc.b)
+		want := int64(hash64("tok", tc.goal) % standInVocab)
+		found := false
+		for _, id := range a.TokenIDs[:len(a.TokenIDs)-1] { // the last one is not fed back
+			found = found || id == want
+		}
+		if !found {
+			t.Errorf("%q: goal %q not among the generated tokens that make vlm_new", tc.a, tc.goal)
+		}
+		for name, pair := range map[string][2][]float32{"vlm_old": {a.Old, b.Old}, "vlm_new": {a.New, b.New}} {
+			var d, n float64
+			for i := range pair[0] {
+				x := float64(pair[0][i] - pair[1][i])
+				d += x * x
+				n += float64(pair[0][i]) * float64(pair[0][i])
+			}
+			if d < 0.01*n {
+				t.Errorf("%q vs %q: %s differs by only %.4f of its energy", tc.a, tc.b, name, d/n)
+			}
+		}
+	}
+}

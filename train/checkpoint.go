@@ -15,8 +15,11 @@ import (
 //
 //	tj_predictor.<name>            predictor and guidance-bank tensors (PyTorch names)
 //	head.<name>                    trajectory-head tensors
-//	opt.<group>.m.<prefixed name>  AdamW first moments (group: head, pred)
+//	opt.<group>.m.<prefixed name>  AdamW first moments (group: head, pred, film when
+//	                               film_lr gives the guidance bank its own group)
 //	opt.<group>.v.<prefixed name>  AdamW second moments
+//	latent_whitening.{mean,w}      the latent whitening (runs with sample.whiten)
+//	latent_standardization.*       μ and 1/σ per token and channel (sample.standardize)
 //
 // and the config JSON {"kind": "thinkjepa_train", "run", "dims", "train_state"}, where
 // train_state holds the position (epoch, batch, step, group steps, running loss sums,
@@ -37,6 +40,14 @@ type ckptConfig struct {
 
 const ckptKind = "thinkjepa_train"
 
+// Checkpoint keys of the latent whitening (runs with sample.whiten).
+const (
+	whitenMeanKey   = "latent_whitening.mean"
+	whitenWKey      = "latent_whitening.w"
+	standardMeanKey = "latent_standardization.mean"
+	standardInvKey  = "latent_standardization.inv_std"
+)
+
 func groupPrefix(g *Group) string {
 	if g.Name == "head" {
 		return weights.PrefixTrajectHead
@@ -53,7 +64,9 @@ func (t *Trainer) save(name string) error {
 		c.Tensors[name] = &weights.Tensor{Name: name, Shape: append([]int(nil), shape...), Data: data}
 		return nil
 	}
-	for _, g := range []*Group{t.head, t.pred} {
+	steps := map[string]int{}
+	for _, g := range t.groups() {
+		steps[g.Name] = g.Step
 		pre := groupPrefix(g)
 		for i, p := range g.Params {
 			if err := add(pre+p.Name, p.Shape, t.E.ToHost(p.W)); err != nil {
@@ -67,7 +80,23 @@ func (t *Trainer) save(name string) error {
 			}
 		}
 	}
-	cs := &ckptState{State: t.state, GroupSteps: map[string]int{t.head.Name: t.head.Step, t.pred.Name: t.pred.Step}}
+	switch lm := t.Model.LatentMap.(type) {
+	case *LatentWhitening:
+		if err := add(whitenMeanKey, []int{lm.D}, lm.Mean); err != nil {
+			return err
+		}
+		if err := add(whitenWKey, []int{lm.D, lm.D}, lm.W); err != nil {
+			return err
+		}
+	case *LatentStandardization:
+		if err := add(standardMeanKey, []int{lm.P, lm.D}, lm.Mean); err != nil {
+			return err
+		}
+		if err := add(standardInvKey, []int{lm.P, lm.D}, lm.Inv); err != nil {
+			return err
+		}
+	}
+	cs := &ckptState{State: t.state, GroupSteps: steps}
 	if !math.IsInf(t.state.BestADE, 0) {
 		v := t.state.BestADE
 		cs.BestADE = &v
@@ -162,7 +191,10 @@ func (t *Trainer) Resume(path string) error {
 	if cc.TrainState == nil {
 		return fmt.Errorf("%s: no training state", path)
 	}
-	for _, g := range []*Group{t.head, t.pred} {
+	for _, g := range t.groups() {
+		if _, ok := cc.TrainState.GroupSteps[g.Name]; !ok {
+			return fmt.Errorf("%s: no optimiser group %q (was the run started with a different film_lr?)", path, g.Name)
+		}
 		pre := groupPrefix(g)
 		for i, p := range g.Params {
 			for _, kv := range []struct {
@@ -184,7 +216,8 @@ func (t *Trainer) Resume(path string) error {
 	if cs.BestADE != nil {
 		t.state.BestADE = *cs.BestADE
 	}
-	t.head.Step = cs.GroupSteps[t.head.Name]
-	t.pred.Step = cs.GroupSteps[t.pred.Name]
+	for _, g := range t.groups() {
+		g.Step = cs.GroupSteps[g.Name]
+	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/thinkjepa/thinkjepa/data"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/rollout"
+	"github.com/thinkjepa/thinkjepa/thinker"
 )
 
 // DataConfig locates one split's files. Clips are matched by ID (file name without
@@ -44,6 +45,12 @@ type SampleConfig struct {
 	OldCapacity int  `json:"old_capacity"`
 	NewCapacity int  `json:"new_capacity"`
 	Truncate    bool `json:"truncate"`
+	// Whiten maps every latent token by a fixed ZCA whitening fitted on the training
+	// split (LatentWhitening; stored in the checkpoint). Standardize instead maps each
+	// (token position, channel) to zero mean and unit variance over the training split
+	// (LatentStandardization). Both off by default: upstream uses the raw features.
+	Whiten      bool `json:"whiten,omitempty"`
+	Standardize bool `json:"standardize,omitempty"`
 }
 
 // clipSup is the per-clip supervision kept in memory (small).
@@ -69,6 +76,8 @@ type FileSet struct {
 	samps  []sample
 	// Sizes fixed by the first clip, checked for all others.
 	P, D, L, Dv int
+	// LatentMap, when set, is applied to every latent the set serves.
+	LatentMap LatentMap
 }
 
 // OpenFileSet reads the supervision of every clip and checks that feature (and thinker)
@@ -213,61 +222,23 @@ func firstNonFinite(v []float32) int {
 	return -1
 }
 
-// vlm reads a thinker cache's streams [L,S,Dv].
-func (fs *FileSet) vlm(path string) (old, nw []float32, L, So, Sn, Dv int, err error) {
-	z, err := npy.OpenNPZ(path)
+// vlm reads a thinker cache through package thinker (format checks, v1 and v2 layouts).
+func (fs *FileSet) vlm(path string) (*thinker.Cache, error) {
+	c, err := thinker.Read(path)
 	if err != nil {
-		return nil, nil, 0, 0, 0, 0, err
+		return nil, err
 	}
-	defer z.Close()
-	o, so, err := z.Float32s("vlm_old", -1, -1, -1)
-	if err != nil {
-		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %w", path, err)
+	if len(c.Old) == 0 && len(c.New) == 0 {
+		return nil, fmt.Errorf("%s: vlm_old and vlm_new are both empty", path)
 	}
-	n, sn, err := z.Float32s("vlm_new", -1, -1, -1)
-	if err != nil {
-		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	if so[0] != sn[0] || so[2] != sn[2] {
-		return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: vlm_old %v and vlm_new %v differ in layers or hidden size", path, so, sn)
-	}
-	for key, v := range map[string][]float32{"vlm_old": o, "vlm_new": n} {
-		if i := firstNonFinite(v); i >= 0 {
-			return nil, nil, 0, 0, 0, 0, fmt.Errorf("%s: %s is not finite at element %d", path, key, i)
-		}
-	}
-	capTo := func(key string, v []float32, shape []int, capacity int) ([]float32, int, error) {
-		if capacity <= 0 || shape[1] <= capacity {
-			return v, shape[1], nil
-		}
-		if !fs.Sample.Truncate {
-			return nil, 0, fmt.Errorf("%s: %s has %d tokens, over the capacity %d", path, key, shape[1], capacity)
-		}
-		out := make([]float32, 0, shape[0]*capacity*shape[2])
-		for l := 0; l < shape[0]; l++ {
-			base := l * shape[1] * shape[2]
-			out = append(out, v[base:base+capacity*shape[2]]...)
-		}
-		return out, capacity, nil
-	}
-	if o, So, err = capTo("vlm_old", o, so, fs.Sample.OldCapacity); err != nil {
-		return nil, nil, 0, 0, 0, 0, err
-	}
-	if n, Sn, err = capTo("vlm_new", n, sn, fs.Sample.NewCapacity); err != nil {
-		return nil, nil, 0, 0, 0, 0, err
-	}
-	return o, n, so[0], So, Sn, so[2], nil
+	return c, nil
 }
 
 // Batch assembles samples idx: latents, padded guidance streams with masks, and
 // supervision in the layout the model needs.
 func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 	b := &Batch{B: len(idx), J: data.NumJoints}
-	type vlmData struct {
-		old, nw       []float32
-		L, So, Sn, Dv int
-	}
-	var vd []vlmData
+	var caches []*thinker.Cache
 	for bi, si := range idx {
 		s := fs.samps[si]
 		c := &fs.clips[s.clip]
@@ -277,6 +248,11 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 		}
 		frame := P * D
 		all := append(append([]float32(nil), obs...), fut...)
+		if fs.LatentMap != nil {
+			if all, err = fs.LatentMap.Apply(all); err != nil {
+				return nil, fmt.Errorf("clip %s: %w", c.id, err)
+			}
+		}
 		var tc, tf, split int // observed/future latent frames; first future frame index
 		if fs.Sample.Recursive > 0 {
 			tc, tf, split = fs.Sample.Recursive, fs.Sample.Recursive, s.start+fs.Sample.Recursive
@@ -311,40 +287,23 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 			b.ExtAll = append(b.ExtAll, c.ext...)
 		}
 		if c.thinkerPath != "" {
-			o, n, L, So, Sn, Dv, err := fs.vlm(c.thinkerPath)
+			tc, err := fs.vlm(c.thinkerPath)
 			if err != nil {
 				return nil, err
 			}
-			vd = append(vd, vlmData{o, n, L, So, Sn, Dv})
+			caches = append(caches, tc)
 		}
 	}
-	if len(vd) == len(idx) && len(vd) > 0 {
-		b.L, b.Dv = vd[0].L, vd[0].Dv
-		for i, v := range vd {
-			if v.L != b.L || v.Dv != b.Dv {
-				return nil, fmt.Errorf("clip %s: thinker cache has %d layers × %d, the batch %d × %d", b.IDs[i], v.L, v.Dv, b.L, b.Dv)
-			}
-			b.So, b.Sn = max(b.So, v.So), max(b.Sn, v.Sn)
+	if len(caches) == len(idx) && len(caches) > 0 {
+		// thinker.Pad checks that the caches agree on layers and hidden size, applies the
+		// capacities (0: the longest in the batch; over capacity is an error unless
+		// truncate, v1) and builds the masks the FiLM bank pools with.
+		pb, err := thinker.Pad(caches, thinker.Capacity{Old: fs.Sample.OldCapacity, New: fs.Sample.NewCapacity}, fs.Sample.Truncate)
+		if err != nil {
+			return nil, err
 		}
-		b.OldX, b.OldMask = padStreams(vd, b.L, b.So, b.Dv, func(v vlmData) ([]float32, int) { return v.old, v.So })
-		b.NewX, b.NewMask = padStreams(vd, b.L, b.Sn, b.Dv, func(v vlmData) ([]float32, int) { return v.nw, v.Sn })
+		b.L, b.So, b.Sn, b.Dv = pb.L, pb.SOld, pb.SNew, pb.Dv
+		b.OldX, b.OldMask, b.NewX, b.NewMask = pb.Old, pb.OldMask, pb.New, pb.NewMask
 	}
 	return b, nil
-}
-
-// padStreams right-pads each sample's [L,S_i,Dv] to [L,S,Dv] with zeros and builds the
-// mask [B,L,S].
-func padStreams[V any](vd []V, L, S, Dv int, get func(V) ([]float32, int)) (x, mask []float32) {
-	x = make([]float32, len(vd)*L*S*Dv)
-	mask = make([]float32, len(vd)*L*S)
-	for b, v := range vd {
-		src, Si := get(v)
-		for l := 0; l < L; l++ {
-			copy(x[((b*L+l)*S)*Dv:], src[l*Si*Dv:(l+1)*Si*Dv])
-			for s := 0; s < Si; s++ {
-				mask[(b*L+l)*S+s] = 1
-			}
-		}
-	}
-	return x, mask
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/thinkjepa/thinkjepa/eval/predfile"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/thinker"
 )
 
 // writeToySet writes n clips with their feature and thinker files: hands moving at a
@@ -132,10 +133,13 @@ func writeToySetSized(t testing.TB, dir string, n int, seed uint64, sz toySize) 
 			return out
 		}
 		so := 3 + c%3 // ragged prompt lengths
-		w = npy.NewNPZWriter()
-		w.Add("vlm_old", npy.FromFloat32AsHalf(stream(so), L, so, Dv))
-		w.Add("vlm_new", npy.FromFloat32AsHalf(stream(2), L, 2, Dv))
-		if err := w.WriteFile(filepath.Join(cfg.Thinker, clip.Episode+".npz")); err != nil {
+		layers := make([]int, L)
+		for l := range layers {
+			layers[l] = 4 * l
+		}
+		tc := &thinker.Cache{Layers: layers, L: L, So: so, Sn: 2, Dv: Dv, Old: stream(so), New: stream(2),
+			TokenIDs: []int64{1, 2, 3}, ValidLen: so, Provenance: map[string]string{}}
+		if err := tc.Write(filepath.Join(cfg.Thinker, clip.Episode+".npz")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -229,7 +233,7 @@ func TestFileSetErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fs.Batch([]int{0}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("vlm_old is not finite")) {
+	if _, err := fs.Batch([]int{0}); err == nil || !bytes.Contains([]byte(err.Error()), []byte(`key "vlm_old": value NaN`)) {
 		t.Errorf("NaN cache: %v", err)
 	}
 	// Capacity overflow is an error unless truncation (v1) is asked for.

@@ -53,6 +53,7 @@ func Forecast(e nn.Engine, o ForecastOptions) error {
 	if err != nil {
 		return err
 	}
+	fs.LatentMap = m.LatentMap
 	var todo []int
 	for i := 0; i < fs.Len(); i++ {
 		if i%o.NumShards != o.Shard {

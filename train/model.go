@@ -68,6 +68,12 @@ type Model struct {
 	// DetachHead is v1's y_future.detach(): the trajectory loss does not reach the
 	// predictor. v2 (default false) optimises them together.
 	DetachHead bool
+	// LatentMap is the latent whitening or standardization the model was trained with
+	// (nil: raw latents); data served to the model must go through it (FileSet.LatentMap).
+	LatentMap LatentMap
+	// HeadDropout is the head's training-time dropout (model-spec §4.6: 0.1); it is
+	// used by TrainStep only, never at inference.
+	HeadDropout float32
 }
 
 // Batch is one batch on the host.
@@ -153,7 +159,7 @@ func (p *pass) release(e nn.Engine) {
 }
 
 // forward runs guidance → predictor → head → camera→world.
-func (m *Model) forward(e nn.Engine, b *Batch, infer bool) (*pass, error) {
+func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout) (*pass, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -198,7 +204,7 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool) (*pass, error) {
 	frame := b.P * b.D
 	p.joined = e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)
 	e.ConcatCols(p.joined, []*nn.Tensor{p.ctx, pp.Out()}, b.B, []int{b.Tc * frame, b.Tf * frame})
-	hout, err := m.Head.Forward(e, p.joined, b.B, b.Tc+b.Tf, b.P)
+	hout, err := m.Head.ForwardDrop(e, p.joined, b.B, b.Tc+b.Tf, b.P, drop)
 	if err != nil {
 		p.release(e)
 		return nil, err
@@ -215,7 +221,7 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool) (*pass, error) {
 
 // Predict returns world-frame joints [B,Tf,J,3] and predicted latents [B,Tf,P,D].
 func (m *Model) Predict(e nn.Engine, b *Batch) (world, latents []float32, err error) {
-	p, err := m.forward(e, b, true)
+	p, err := m.forward(e, b, true, rollout.Dropout{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,9 +229,21 @@ func (m *Model) Predict(e nn.Engine, b *Batch) (world, latents []float32, err er
 	return e.ToHost(p.world), e.ToHost(p.pp.Out()), nil
 }
 
-// LossAndGrad runs forward and backward, accumulating gradients into every parameter.
+// LossAndGrad runs forward and backward without dropout (a deterministic function of
+// the weights and the batch), accumulating gradients into every parameter.
 func (m *Model) LossAndGrad(e nn.Engine, b *Batch, w LossWeights) (Losses, error) {
-	p, err := m.forward(e, b, false)
+	return m.lossAndGrad(e, b, w, rollout.Dropout{})
+}
+
+// TrainStep is LossAndGrad with the training-time dropout, masks drawn from seed (the
+// trainer derives it from the run seed and the global step, so a resumed run draws the
+// same masks).
+func (m *Model) TrainStep(e nn.Engine, b *Batch, w LossWeights, seed uint64) (Losses, error) {
+	return m.lossAndGrad(e, b, w, rollout.Dropout{P: m.HeadDropout, Seed: seed})
+}
+
+func (m *Model) lossAndGrad(e nn.Engine, b *Batch, w LossWeights, drop rollout.Dropout) (Losses, error) {
+	p, err := m.forward(e, b, false, drop)
 	if err != nil {
 		return Losses{}, err
 	}

@@ -62,6 +62,9 @@ type FilmConfig struct {
 type HeadConfig struct {
 	Hidden int `json:"hidden"` // 0: = latent channels (upstream)
 	Heads  int `json:"heads"`  // 8
+	// Dropout is the training-time dropout after the head's GELUs (unset: 0.1 as
+	// upstream; 0: off). Inference never drops.
+	Dropout *float64 `json:"dropout,omitempty"`
 }
 
 // ParseRunConfig reads run.json strictly (unknown fields are errors, so typos do not
@@ -84,6 +87,15 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 	}
 	if rc.Head.Heads == 0 {
 		rc.Head.Heads = 8
+	}
+	if rc.Head.Dropout == nil {
+		p := 0.1
+		rc.Head.Dropout = &p
+	} else if d := *rc.Head.Dropout; !(d >= 0 && d < 1) {
+		return nil, fmt.Errorf("run config: head dropout %v, expected 0 ≤ p < 1", d)
+	}
+	if rc.Loop.FilmLR < 0 {
+		return nil, fmt.Errorf("run config: loop film_lr %v, expected ≥ 0 (0: the guidance bank trains with the predictor)", rc.Loop.FilmLR)
 	}
 	p := &rc.Predictor
 	if p.MLPRatio == 0 {
@@ -156,6 +168,9 @@ func BuildModel(e nn.Engine, rc *RunConfig, dims Dims) (*Model, error) {
 	}
 	head.Init(e, rng)
 	m := &Model{Mode: rc.Mode, Pred: pred, Head: head, DetachHead: rc.DetachHead}
+	if rc.Head.Dropout != nil {
+		m.HeadDropout = float32(*rc.Head.Dropout)
+	}
 	if rc.Mode.Guided() {
 		bank, err := film.New(e, film.Config{VLMDim: dims.VLMDim, Width: rc.Predictor.PredictorEmbedDim,
 			Hidden: rc.Film.Hidden, NumBlocks: rc.Predictor.Depth, LastOnly: rc.Film.LastOnly, BatchMean: rc.Film.BatchMean})
@@ -194,6 +209,33 @@ func Train(e nn.Engine, rc *RunConfig, resume, overwrite bool) error {
 	if err := rc.Complete(trainSet); err != nil {
 		return err
 	}
+	// A latent map is a deterministic function of the training data, so a resumed run
+	// refits the same one.
+	var lm LatentMap
+	switch {
+	case rc.Data.Whiten && rc.Data.Standardize:
+		return errors.New("sample config: whiten and standardize are exclusive")
+	case rc.Data.Whiten:
+		w, err := FitWhitening(trainSet)
+		if err != nil {
+			return err
+		}
+		lm = w
+		slog.Info("latent whitening fitted on the training split", "channels", w.D)
+	case rc.Data.Standardize:
+		st, err := FitStandardization(trainSet)
+		if err != nil {
+			return err
+		}
+		lm = st
+		slog.Info("latent standardization fitted on the training split", "tokens", st.P, "channels", st.D)
+	}
+	if lm != nil {
+		trainSet.LatentMap = lm
+		if valSet != nil {
+			valSet.LatentMap = lm
+		}
+	}
 	dims := Dims{}
 	if rc.Mode.Guided() {
 		b, err := trainSet.Batch([]int{0})
@@ -206,6 +248,7 @@ func Train(e nn.Engine, rc *RunConfig, resume, overwrite bool) error {
 	if err != nil {
 		return err
 	}
+	m.LatentMap = lm
 	t := NewTrainer(e, m, rc.Loop, rc.Out)
 	t.RunConfig = savedRun{Run: rc, Dims: dims}
 	latest := filepath.Join(rc.Out, LatestName)
@@ -276,6 +319,32 @@ func LoadModel(e nn.Engine, ckpt string) (*Model, *RunConfig, error) {
 	}
 	if err := LoadModelParams(e, ckpt, m); err != nil {
 		return nil, nil, err
+	}
+	if rc.Data.Whiten || rc.Data.Standardize {
+		c, _, err := readCkpt(ckpt)
+		if err != nil {
+			return nil, nil, err
+		}
+		D, P := rc.Predictor.EmbedDim, rc.Predictor.TokensPerFrame
+		if rc.Data.Whiten {
+			mt, err1 := c.Get(whitenMeanKey, D)
+			wt, err2 := c.Get(whitenWKey, D, D)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, nil, fmt.Errorf("%s: the run whitens latents but: %w", ckpt, err)
+			}
+			if m.LatentMap, err = NewLatentWhitening(mt.Data, wt.Data); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
+			}
+		} else {
+			mt, err1 := c.Get(standardMeanKey, P, D)
+			it, err2 := c.Get(standardInvKey, P, D)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, nil, fmt.Errorf("%s: the run standardizes latents but: %w", ckpt, err)
+			}
+			if m.LatentMap, err = NewLatentStandardization(P, D, mt.Data, it.Data); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
+			}
+		}
 	}
 	return m, rc, nil
 }

@@ -28,11 +28,16 @@ type Dataset interface {
 
 // LoopConfig is the optimisation part of a run (model-spec §4.7 defaults in Defaults).
 type LoopConfig struct {
-	Seed        uint64  `json:"seed"`
-	Epochs      int     `json:"epochs"`
-	BatchSize   int     `json:"batch_size"`
-	HeadLR      float64 `json:"head_lr"`
-	PredLR      float64 `json:"pred_lr"`
+	Seed      uint64  `json:"seed"`
+	Epochs    int     `json:"epochs"`
+	BatchSize int     `json:"batch_size"`
+	HeadLR    float64 `json:"head_lr"`
+	PredLR    float64 `json:"pred_lr"`
+	// FilmLR > 0 gives the guidance bank (FiLM MLPs, VLM adapters, gates) its own AdamW
+	// group with this constant lr; 0 keeps it in the predictor group (upstream). The
+	// zero-initialised tanh gate starts FiLM at the identity and holds back the MLPs'
+	// gradients (∝ tanh g), so short runs may give the bank a larger lr.
+	FilmLR      float64 `json:"film_lr,omitempty"`
 	WeightDecay float64 `json:"weight_decay"`
 	ClipNorm    float64 `json:"clip_norm"` // ≤ 0: no clipping
 	LambdaTraj  float64 `json:"lambda_traj"`
@@ -81,6 +86,7 @@ type Trainer struct {
 	StopAfter int
 
 	head, pred *Group
+	film       *Group // nil unless Cfg.FilmLR > 0 (then the bank is not in pred)
 	state      State
 }
 
@@ -111,9 +117,14 @@ type MetricsLine struct {
 	ValADE          float64 `json:"val_ade"`
 	ValFDE          float64 `json:"val_fde"`
 	ValAcc          float64 `json:"val_acc"`
+	ValLatent       float64 `json:"val_latent_loss"`
 	LRHead          float64 `json:"lr_head"`
 	LRPred          float64 `json:"lr_pred"`
-	TimeS           float64 `json:"time_s"`
+	LRFilm          float64 `json:"lr_film,omitempty"`
+	// Gates are tanh(g_l) of the FiLM bank per block at the end of the epoch (guided
+	// modes): how far guidance has opened from the identity.
+	Gates []float64 `json:"film_gates,omitempty"`
+	TimeS float64   `json:"time_s"`
 }
 
 // Checkpoint file names inside OutDir.
@@ -131,11 +142,24 @@ func NewTrainer(e nn.Engine, m *Model, cfg LoopConfig, outDir string) *Trainer {
 	t.head = NewGroup(e, "head", m.Head.Params.List(), wd)
 	predParams := append([]*nn.Param(nil), m.Pred.Params().List()...)
 	if m.Film != nil {
-		predParams = append(predParams, m.Film.Params.List()...)
+		if cfg.FilmLR > 0 {
+			t.film = NewGroup(e, "film", m.Film.Params.List(), wd)
+		} else {
+			predParams = append(predParams, m.Film.Params.List()...)
+		}
 	}
 	t.pred = NewGroup(e, "pred", predParams, wd)
 	t.state = State{BestADE: math.Inf(1), BestEpoch: -1, Seed: cfg.Seed}
 	return t
+}
+
+// groups lists the optimiser groups in a fixed order (checkpoint layout, clipping).
+func (t *Trainer) groups() []*Group {
+	gs := []*Group{t.head, t.pred}
+	if t.film != nil {
+		gs = append(gs, t.film)
+	}
+	return gs
 }
 
 // State returns the current position.
@@ -146,6 +170,14 @@ func (t *Trainer) State() State { return t.state }
 func perm(seed uint64, epoch, n int) []int {
 	r := rand.New(rand.NewPCG(seed, uint64(epoch)+0x9e3779b97f4a7c15))
 	return r.Perm(n)
+}
+
+// stepSeed is the dropout seed of global step: a function of (run seed, step) only, so
+// a run resumed at any step draws the same masks as an uninterrupted one.
+func stepSeed(seed uint64, step int) uint64 {
+	z := seed*0x9e3779b97f4a7c15 + uint64(step+1)*0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 31)) * 0x94d049bb133111eb
+	return z ^ (z >> 29)
 }
 
 // Run trains until the configured epochs are done (or StopAfter steps), validating
@@ -183,20 +215,24 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 			if err != nil {
 				return fmt.Errorf("epoch %d batch %d: %w", ep, i, err)
 			}
-			t.head.ZeroGrad(t.E)
-			t.pred.ZeroGrad(t.E)
-			ls, err := t.Model.LossAndGrad(t.E, b, w)
+			for _, g := range t.groups() {
+				g.ZeroGrad(t.E)
+			}
+			ls, err := t.Model.TrainStep(t.E, b, w, stepSeed(t.Cfg.Seed, t.state.Step))
 			if err != nil {
 				return fmt.Errorf("epoch %d batch %d: %w", ep, i, err)
 			}
 			if math.IsNaN(ls.Total) || math.IsInf(ls.Total, 0) {
 				return fmt.Errorf("epoch %d batch %d (clips %v): loss is %v", ep, i, b.IDs, ls.Total)
 			}
-			if _, err := ClipGradNorm(t.E, t.Cfg.ClipNorm, t.head, t.pred); err != nil {
+			if _, err := ClipGradNorm(t.E, t.Cfg.ClipNorm, t.groups()...); err != nil {
 				return fmt.Errorf("epoch %d batch %d: %w", ep, i, err)
 			}
 			t.head.Update(t.E, float32(lrHead))
 			t.pred.Update(t.E, float32(lrPred))
+			if t.film != nil {
+				t.film.Update(t.E, float32(t.Cfg.FilmLR))
+			}
 			t.state.Batch++
 			t.state.Step++
 			stepsThisRun++
@@ -214,18 +250,21 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 			}
 		}
 		// Epoch done: validate, log, checkpoint.
-		line := MetricsLine{Epoch: ep, Step: t.state.Step, LRHead: lrHead, LRPred: lrPred}
+		line := MetricsLine{Epoch: ep, Step: t.state.Step, LRHead: lrHead, LRPred: lrPred, LRFilm: t.Cfg.FilmLR}
+		if t.Model.Film != nil {
+			line.Gates = t.Model.Film.Gates(t.E)
+		}
 		if n := float64(t.state.NumLoss); n > 0 {
 			line.TrainLoss, line.TrainTrajLoss, line.TrainLatentLoss = t.state.SumLoss/n, t.state.SumTraj/n, t.state.SumLatent/n
 		}
 		t.state.SumLoss, t.state.SumTraj, t.state.SumLatent, t.state.NumLoss = 0, 0, 0, 0
 		line.ValADE, line.ValFDE, line.ValAcc = math.NaN(), math.NaN(), math.NaN()
 		if valSet != nil && valSet.Len() > 0 {
-			m, err := Validate(t.E, t.Model, valSet, bs)
+			m, lat, err := ValidateWithLatent(t.E, t.Model, valSet, bs)
 			if err != nil {
 				return fmt.Errorf("validation after epoch %d: %w", ep, err)
 			}
-			line.ValADE, line.ValFDE, line.ValAcc = m.ADE, m.FDE, m.Acc
+			line.ValADE, line.ValFDE, line.ValAcc, line.ValLatent = m.ADE, m.FDE, m.Acc, lat
 		}
 		t.state.Epoch++
 		t.state.Batch = 0
@@ -246,14 +285,24 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 		if err := t.save(LatestName); err != nil {
 			return err
 		}
-		slog.Info("epoch", "epoch", ep+1, "train_loss", line.TrainLoss, "val_ade", line.ValADE, "val_fde", line.ValFDE, "val_acc", line.ValAcc, "steps", stepsThisRun)
+		slog.Info("epoch", "epoch", ep+1, "train_loss", line.TrainLoss, "train_traj", line.TrainTrajLoss, "train_latent", line.TrainLatentLoss, "val_latent", line.ValLatent, "val_ade", line.ValADE, "val_fde", line.ValFDE, "val_acc", line.ValAcc, "steps", stepsThisRun)
 	}
 	return nil
 }
 
 // Validate scores the model on a dataset with ThinkJEPA's metrics (package eval).
 func Validate(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, error) {
+	met, _, err := ValidateWithLatent(e, m, ds, bs)
+	return met, err
+}
+
+// ValidateWithLatent is Validate plus the latent loss on the dataset: the MSE of the
+// predicted future latents against the encoder's (model-spec §4.7, the training loss's
+// latent term, in the units the model is trained in).
+func ValidateWithLatent(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, float64, error) {
 	var all eval.Batch
+	var se float64
+	var n int
 	for i := 0; i < ds.Len(); i += bs {
 		idx := make([]int, 0, bs)
 		for j := i; j < min(i+bs, ds.Len()); j++ {
@@ -261,18 +310,24 @@ func Validate(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, error) {
 		}
 		b, err := ds.Batch(idx)
 		if err != nil {
-			return eval.Metrics{}, err
+			return eval.Metrics{}, 0, err
 		}
-		world, _, err := m.Predict(e, b)
+		world, lat, err := m.Predict(e, b)
 		if err != nil {
-			return eval.Metrics{}, err
+			return eval.Metrics{}, 0, err
 		}
+		for i, v := range lat {
+			d := float64(v) - float64(b.Target[i])
+			se += d * d
+		}
+		n += len(lat)
 		all.B += b.B
 		all.T, all.J = b.Steps(), b.J
 		all.Pred = append(all.Pred, world...)
 		all.GT = append(all.GT, b.World...)
 	}
-	return eval.Compute(all, eval.Options{})
+	met, err := eval.Compute(all, eval.Options{})
+	return met, se / float64(max(n, 1)), err
 }
 
 // appendMetrics rewrites metrics.jsonl atomically with the lines of completed epochs

@@ -1,8 +1,8 @@
 // Package synth generates the built-in synthetic data set: seeded, deterministic bimanual
 // reach / grasp / place / wipe episodes written in the exact EgoDex on-disk layout (and a
 // small Ego-Exo4D-layout set). The goal location is named only in the instruction and the
-// hands move toward it only after the first half of the episode, so the past motion alone
-// cannot tell where the future goes: language guidance can help.
+// hands carry the object toward it only in the last third of the episode (after a hold),
+// so the past motion alone cannot tell where the future goes: language guidance can help.
 package synth
 
 import (
@@ -91,7 +91,7 @@ type Spec struct {
 func RandomSpec(rng *rand.Rand, task string) Spec {
 	s := Spec{
 		Task:   task,
-		N:      90 + rng.IntN(111),
+		N:      120 + rng.IntN(111), // long enough that the late transport stays smooth
 		Goal:   rng.IntN(len(Goals)),
 		Colour: rng.IntN(len(objectColours)),
 		Right:  rng.IntN(2) == 0,
@@ -151,9 +151,15 @@ func Generate(s Spec) *Motion {
 	goal := Goals[s.Goal].Pos
 	reachEnd := s.ReachEnd
 	graspEnd := reachEnd + 0.08
-	moveStart, moveEnd := 0.52, 0.84
+	// The goal-directed transport runs in the last third (70%→86%), after a hold. Why so
+	// late: ThinkJEPA's head pools frame pairs of observed+predicted latents, so its future
+	// steps 0–15 (frames 50%–75%) are read from the *observed* latents and only steps
+	// 16–31 from the predicted ones (model-spec §4.6); with the transport there, the part
+	// of the future that depends on the instruction is the part the guided predictor can
+	// inform. Until 70% the motion does not depend on the goal.
+	moveStart, moveEnd := 0.70, 0.86
 	if s.Task == TaskWipe {
-		moveEnd = 0.72 // leave time for unhurried strokes
+		moveEnd = 0.82 // leave time for unhurried strokes
 	}
 	releaseEnd := 0.91
 	for i := 0; i < N; i++ {

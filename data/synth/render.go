@@ -127,6 +127,12 @@ var bones = func() [][2]string {
 	return out
 }()
 
+// Fixed scene colours: trays in Goals order (left, right, front); gloves (right, left).
+var (
+	trayColours  = [][3]uint8{{240, 240, 245}, {40, 175, 175}, {125, 125, 140}}
+	gloveColours = [2][3]uint8{{225, 45, 205}, {20, 20, 20}}
+)
+
 // renderFrame draws frame i of m: wall, table, the trays, the object and both hands as
 // projected skeletons.
 func renderFrame(m *Motion, i int, cam Camera, jointIdx map[string]int, buf []uint8) {
@@ -145,25 +151,31 @@ func renderFrame(m *Motion, i int, cam Camera, jointIdx map[string]int, buf []ui
 	if q := quadOnTable(cam, ext, 0, (tableZ0+tableZ1)/2, tableX, (tableZ0-tableZ1)/2, tableY); q != nil {
 		im.fillPoly(q, [3]uint8{120, 85, 55})
 	}
-	for _, g := range Goals {
+	// Every tray is in every frame of every episode, each with its own fixed colour, so
+	// the observed half shows nothing about which one the instruction names; in the
+	// future half the object ends on one of them, which the frames then show by colour
+	// (not only by position: the encoder has no position embedding).
+	for gi, g := range Goals {
 		if q := quadOnTable(cam, ext, g.Pos[0], g.Pos[2], trayHalf, trayHalf*0.8, tableY+0.001); q != nil {
-			im.fillPoly(q, [3]uint8{185, 185, 195})
+			im.fillPoly(q, trayColours[gi%len(trayColours)])
 		}
 	}
 	col := objectColours[m.Spec.Colour].RGB
 	o := m.Obj[i]
 	if u, v, z := project(cam, ext, o.add(vec{0, objectR, 0})); z > 0.05 {
-		r := cam.Fx * objectR / z
+		// Drawn 1.6× its physical radius so that it still covers a good part of a patch
+		// after the demo encoder's downscale to 64 px.
+		r := 1.6 * cam.Fx * objectR / z
 		if m.Spec.Task == TaskCarry {
 			r *= 2.2
 		}
 		im.disc(u, v, r, col)
 	}
 	for k, side := range []string{"right", "left"} {
-		skin := [3]uint8{235, 190, 160}
-		if k == 1 {
-			skin = [3]uint8{220, 175, 145}
-		}
+		// Colour-coded gloves, drawn thick (bones 2.5 cm, palm 4.5 cm): at the demo
+		// encoder's 64 px a bare 1 px skin-coloured skeleton is nearly invisible, and the
+		// glove colour tells which hand moves without relying on token positions.
+		glove := gloveColours[k]
 		for _, b := range bones {
 			if b[0][:len(side)] != side {
 				continue
@@ -171,12 +183,20 @@ func renderFrame(m *Motion, i int, cam Camera, jointIdx map[string]int, buf []ui
 			u0, v0, z0 := project(cam, ext, m.Joints[i][jointIdx[b[0]]])
 			u1, v1, z1 := project(cam, ext, m.Joints[i][jointIdx[b[1]]])
 			if z0 > 0.05 && z1 > 0.05 {
-				im.line(u0, v0, u1, v1, math.Max(1, cam.Fx*0.006/z0), skin)
+				im.line(u0, v0, u1, v1, math.Max(1, cam.Fx*0.0125/z0), glove)
 			}
 		}
+		if u, v, z := project(cam, ext, m.Joints[i][jointIdx[side+"Hand"]]); z > 0.05 {
+			im.disc(u, v, cam.Fx*0.045/z, glove)
+		}
+	}
+	// Joint markers go on top of both gloves, so that one hand's thick glove never hides
+	// the other's markers (tests find the projected wrists by them), and are big enough
+	// that their colour survives H.264's 4:2:0 chroma subsampling next to a glove.
+	for _, side := range []string{"right", "left"} {
 		for _, n := range []string{"Hand", "IndexFingerTip", "MiddleFingerTip", "RingFingerTip", "LittleFingerTip", "ThumbTip"} {
 			if u, v, z := project(cam, ext, m.Joints[i][jointIdx[side+n]]); z > 0.05 {
-				im.disc(u, v, math.Max(1.5, cam.Fx*0.008/z), [3]uint8{200, 60, 90})
+				im.disc(u, v, math.Max(2, cam.Fx*0.012/z), [3]uint8{200, 60, 90})
 			}
 		}
 	}

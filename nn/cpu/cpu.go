@@ -5,6 +5,7 @@ package cpu
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/kern"
@@ -109,7 +110,28 @@ func (p *bufferPool) get(n int) []float32 {
 		return b[:n]
 	}
 	p.mu.Unlock()
-	return make([]float32, n)
+	return alignedFloats(n)
+}
+
+// alignment is the byte alignment of every tensor buffer. OpenBLAS kernels and gcc's
+// vectorised loops treat a buffer's unaligned head separately, so the rounding of some
+// reductions depends on where a buffer starts; Go aligns small allocations only to their
+// size class. With every buffer on a 64-byte boundary (one AVX-512 register, one cache
+// line) results no longer depend on allocation history, and a resumed training run
+// retraces the straight one bit for bit.
+const alignment = 64
+
+// alignedFloats returns n zeroed float32s starting on an alignment boundary, with cap n.
+func alignedFloats(n int) []float32 {
+	const extra = alignment/4 - 1
+	b := make([]float32, n+extra)
+	off := 0
+	if n > 0 {
+		if r := uintptr(unsafe.Pointer(&b[0])) % alignment; r != 0 {
+			off = int(alignment-r) / 4
+		}
+	}
+	return b[off : off+n : off+n]
 }
 
 func (p *bufferPool) put(b []float32) {
