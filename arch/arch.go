@@ -125,6 +125,13 @@ type ThinkPredictorConfig struct {
 	// PyramidLayers lists the VLM layers feeding predictor blocks 0..len-1 (for record;
 	// the film package consumes it).
 	PyramidLayers []int `json:"pyramid_layers,omitempty"`
+	// DropRate is the training-time dropout of every block (upstream drop_rate 0.1):
+	// after attn.proj and, as V-JEPA 2's MLP applies its one Dropout twice, after the MLP
+	// activation and after mlp.fc2. DropPathRate is the stochastic-depth rate of the last
+	// block; block l uses DropPathRate·l/(depth−1) (upstream linspace 0→0.1). Both act in
+	// training only (jepa.ThinkPredictor.ForwardDrop); 0 turns them off.
+	DropRate     float64 `json:"drop_rate"`
+	DropPathRate float64 `json:"drop_path_rate"`
 }
 
 // Hidden is the MLP hidden width.
@@ -146,6 +153,12 @@ func (c ThinkPredictorConfig) Validate() error {
 	}
 	if c.QueryIndex < 0 {
 		v.fail("query_index must be ≥ 0, got %d", c.QueryIndex)
+	}
+	if !(c.DropRate >= 0 && c.DropRate < 1) {
+		v.fail("drop_rate must be in [0, 1), got %g", c.DropRate)
+	}
+	if !(c.DropPathRate >= 0 && c.DropPathRate < 1) {
+		v.fail("drop_path_rate must be in [0, 1), got %g", c.DropPathRate)
 	}
 	v.heads("predictor_embed_dim", c.PredictorEmbedDim, c.NumHeads, true)
 	return v.err("thinkjepa predictor config")
@@ -238,13 +251,13 @@ var Predictors = map[string]PredictorConfig{
 var ThinkPredictors = map[string]ThinkPredictorConfig{
 	"v2": {Kind: "thinkjepa_predictor", EmbedDim: 1024, PredictorEmbedDim: 384, Depth: 12, NumHeads: 6,
 		MLPRatio: 4, TokensPerFrame: 256, NumFrames: 64, PastFrames: 32, NumQueryTemplates: 2, QueryIndex: 1,
-		NormEps: 1e-6, Causal: true, PyramidLayers: []int{0, 4, 8, 12, 16, 20, 24, 27}},
+		NormEps: 1e-6, Causal: true, PyramidLayers: []int{0, 4, 8, 12, 16, 20, 24, 27}, DropRate: 0.1, DropPathRate: 0.1},
 	"v1": {Kind: "thinkjepa_predictor", EmbedDim: 1024, PredictorEmbedDim: 384, Depth: 12, NumHeads: 6,
 		MLPRatio: 4, TokensPerFrame: 128, NumFrames: 64, PastFrames: 32, NumQueryTemplates: 2, QueryIndex: 1,
-		NormEps: 1e-6, PyramidLayers: []int{27}},
+		NormEps: 1e-6, PyramidLayers: []int{27}, DropRate: 0.1, DropPathRate: 0.1},
 	"demo": {Kind: "thinkjepa_predictor", EmbedDim: 128, PredictorEmbedDim: 96, Depth: 4, NumHeads: 2,
 		MLPRatio: 4, TokensPerFrame: 16, NumFrames: 16, PastFrames: 8, NumQueryTemplates: 2, QueryIndex: 1,
-		NormEps: 1e-6, Causal: true},
+		NormEps: 1e-6, Causal: true, DropRate: 0.1, DropPathRate: 0.1},
 }
 
 // Lookup returns a copy of the named encoder preset.

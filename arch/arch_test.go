@@ -76,6 +76,11 @@ func TestValidationErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "img_size 250") || !strings.Contains(err.Error(), "out_layers") {
 		t.Errorf("want img_size and out_layers errors, got %v", err)
 	}
+	for name, tp := range ThinkPredictors {
+		if tp.DropRate != 0.1 || tp.DropPathRate != 0.1 {
+			t.Errorf("preset %s: drop_rate %v, drop_path_rate %v; upstream trains with 0.1 and linspace 0→0.1", name, tp.DropRate, tp.DropPathRate)
+		}
+	}
 	tp := ThinkPredictors["v2"]
 	tp.PastFrames = 64
 	if err := tp.Validate(); err == nil || !strings.Contains(err.Error(), "past_frames") {

@@ -45,6 +45,9 @@ func TestValidateMessages(t *testing.T) {
 			"thinkjepa predictor config: past_frames 64 must be smaller than num_frames 64\nquery_index must be ≥ 0, got -1"},
 		{"think heads", think(func(c *ThinkPredictorConfig) { c.NumHeads = 5 }), "thinkjepa predictor config: predictor_embed_dim 384 is not divisible by num_heads 5"},
 		{"think head_dim", think(func(c *ThinkPredictorConfig) { c.NumHeads = 96 }), "thinkjepa predictor config: head_dim 4 is too small for 3-D RoPE (need ≥ 6)"},
+		{"think drop rates", think(func(c *ThinkPredictorConfig) { c.DropRate = 1; c.DropPathRate = -0.1 }),
+			"thinkjepa predictor config: drop_rate must be in [0, 1), got 1\ndrop_path_rate must be in [0, 1), got -0.1"},
+		{"think drop off", think(func(c *ThinkPredictorConfig) { c.DropRate = 0; c.DropPathRate = 0 }), ""},
 	} {
 		got := ""
 		if tc.err != nil {

@@ -15,12 +15,25 @@ import (
 	"strings"
 
 	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/kern"
 )
 
 // block is one pre-norm transformer block (model-spec §1.3):
 //
 //	x = x + proj(Attn(RoPE(LN1(x))))
 //	x = x + fc2(GELU(fc1(LN2(x))))
+//
+// In training (a non-nil *blockDrop) it is V-JEPA 2's Block with drop = p,
+// attn_drop = 0 and drop_path = pathP:
+//
+//	x = x + DropPath(Drop(proj(Attn(RoPE(LN1(x))))))
+//	x = x + DropPath(Drop(fc2(Drop(GELU(fc1(LN2(x)))))))
+//
+// Known gap: upstream RoPEAttention also passes dropout_p = proj_drop (0.1) to SDPA,
+// i.e. dropout on the attention probabilities, in training and (unchecked) at eval
+// (model-spec §4.4, §7 item 3). The engine's fused attention kernel has no probability
+// dropout, so that site is not reproduced; attn_drop (the separate, unfused attention
+// dropout) is 0 upstream anyway.
 type block struct {
 	C, H, hd, hidden int
 	eps              float32
@@ -45,6 +58,118 @@ func newBlock(e nn.Engine, ps *nn.ParamSet, prefix string, C, H, hidden int, eps
 	}
 }
 
+// blockDrop is one block's training-time randomness. Every mask is a pure function of
+// (seed, site, element or sample index), so nothing is stored for the backward pass but
+// the per-sample drop-path scales (B floats), and a step that passes the same seed draws
+// the same masks (a resumed run retraces the straight one).
+type blockDrop struct {
+	p     float32 // dropout after attn.proj, after the MLP activation, after mlp.fc2
+	pathP float32 // drop path (stochastic depth) of both residual branches
+	seed  uint64  // this block's seed; each site mixes in its own number
+	// Per-sample residual-branch scales keep_b/(1−pathP), host side; nil without drop path.
+	pathAttn, pathMLP []float32
+}
+
+// Dropout and drop-path sites of a block.
+const (
+	siteProj = iota + 1
+	siteAct
+	siteFC2
+	sitePathAttn
+	sitePathMLP
+)
+
+// mixSeed derives an independent 64-bit seed from (seed, k) (a SplitMix-style
+// finaliser, so neighbouring k give unrelated seeds).
+func mixSeed(seed, k uint64) uint64 {
+	z := seed ^ ((k + 1) * 0x9e3779b97f4a7c15)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func (d *blockDrop) siteSeed(site uint64) uint64 { return mixSeed(d.seed, site) }
+
+func (d *blockDrop) pathAttnOrNil() []float32 {
+	if d == nil {
+		return nil
+	}
+	return d.pathAttn
+}
+
+func (d *blockDrop) pathMLPOrNil() []float32 {
+	if d == nil {
+		return nil
+	}
+	return d.pathMLP
+}
+
+// newBlockDrop prepares block randomness for a batch of B samples: drop path keeps
+// sample b's branch iff kern.DropoutKeep(site seed, b, pathP), the same counter hash as
+// the engine's Dropout, drawn on the host because it is B decisions.
+func newBlockDrop(p, pathP float32, seed uint64, B int) *blockDrop {
+	d := &blockDrop{p: p, pathP: pathP, seed: seed}
+	if pathP > 0 {
+		scale := float32(1 / (1 - float64(pathP)))
+		draw := func(site uint64) []float32 {
+			w := make([]float32, B)
+			s := d.siteSeed(site)
+			for b := range w {
+				if kern.DropoutKeep(s, b, float64(pathP)) {
+					w[b] = scale
+				}
+			}
+			return w
+		}
+		d.pathAttn, d.pathMLP = draw(sitePathAttn), draw(sitePathMLP)
+	}
+	return d
+}
+
+// branch applies the residual branch's dropout (site) and drop path (per-sample scales
+// path) to y [B, N·C] and returns the result: y itself (dropout is in place) or, with drop
+// path, a new tensor (y is freed).
+func (d *blockDrop) branch(e nn.Engine, y *nn.Tensor, site uint64, path []float32, B, NC int) *nn.Tensor {
+	if d == nil {
+		return y
+	}
+	if d.p > 0 {
+		e.Dropout(y, y, d.siteSeed(site), d.p, B*NC)
+	}
+	if path != nil {
+		// WeightedRowSum with S = 1 is a per-row scale: out[b,:] = path[b]·y[b,:].
+		s := e.Zeros(y.Shape...)
+		e.WeightedRowSum(s, y, path, B, 1, NC)
+		e.Free(y)
+		y = s
+	}
+	return y
+}
+
+// branchBackward maps the gradient at the residual sum, dOut [B, N·C], to the gradient
+// of the branch's pre-dropout output: dOut itself without randomness, else a new tensor
+// the caller frees (owned = true).
+func (d *blockDrop) branchBackward(e nn.Engine, dOut *nn.Tensor, site uint64, path []float32, B, NC int) (g *nn.Tensor, owned bool) {
+	g = dOut
+	if d == nil {
+		return g, false
+	}
+	if path != nil {
+		s := e.Zeros(dOut.Shape...)
+		e.WeightedRowSumBackward(s, g, path, B, 1, NC)
+		g, owned = s, true
+	}
+	if d.p > 0 {
+		s := e.Zeros(dOut.Shape...)
+		e.DropoutBackward(s, g, d.siteSeed(site), d.p, B*NC)
+		if owned {
+			e.Free(g)
+		}
+		g, owned = s, true
+	}
+	return g, owned
+}
+
 // blockCache holds one block's activations for the backward pass.
 type blockCache struct {
 	x                 *nn.Tensor // [B,N,C] block input (owned by the caller)
@@ -54,7 +179,8 @@ type blockCache struct {
 	merged            *nn.Tensor // [B,N,C]
 	x1                *nn.Tensor // [B,N,C] after the attention residual
 	ln2, mean2, rstd2 *nn.Tensor // [B,N,C], [B·N], [B·N]
-	h, g              *nn.Tensor // [B,N,hidden] fc1 output and GELU(h)
+	h, g              *nn.Tensor // [B,N,hidden] fc1 output and GELU(h) (after its dropout)
+	drop              *blockDrop // nil: no training randomness
 }
 
 func (c *blockCache) free(e nn.Engine) {
@@ -64,10 +190,11 @@ func (c *blockCache) free(e nn.Engine) {
 }
 
 // forward computes out [B,N,C] from x [B,N,C]. With keep, the activations are returned
-// for backward; otherwise every intermediate is freed as soon as it is used.
-func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE3D, mask *nn.AttnMask, keep bool) *blockCache {
+// for backward; otherwise every intermediate is freed as soon as it is used. drop (nil:
+// none) is the training-time dropout and drop path.
+func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE3D, mask *nn.AttnMask, keep bool, drop *blockDrop) *blockCache {
 	C, H, hd, M := bl.C, bl.H, bl.hd, B*N
-	c := &blockCache{x: x}
+	c := &blockCache{x: x, drop: drop}
 	// Attention branch.
 	c.ln1, c.mean1, c.rstd1 = e.Zeros(B, N, C), e.Zeros(M), e.Zeros(M)
 	e.LayerNorm(c.ln1, c.mean1, c.rstd1, x, bl.norm1W.W, bl.norm1B.W, M, C, bl.eps)
@@ -100,6 +227,7 @@ func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE
 	if !keep {
 		e.Free(c.merged)
 	}
+	proj = drop.branch(e, proj, siteProj, drop.pathAttnOrNil(), B, N*C)
 	c.x1 = e.Zeros(B, N, C)
 	e.Add(c.x1, x, proj, M*C)
 	e.Free(proj)
@@ -116,11 +244,16 @@ func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE
 	if !keep {
 		e.Free(c.h)
 	}
+	if drop != nil && drop.p > 0 {
+		// In place: fc2's backward needs its (dropped) input, GELU's needs h, not g.
+		e.Dropout(c.g, c.g, drop.siteSeed(siteAct), drop.p, M*bl.hidden)
+	}
 	mlp := e.Zeros(B, N, C)
 	e.Linear(mlp, c.g, bl.fc2W.W, bl.fc2B.W, M, bl.hidden, C)
 	if !keep {
 		e.Free(c.g)
 	}
+	mlp = drop.branch(e, mlp, siteFC2, drop.pathMLPOrNil(), B, N*C)
 	e.Add(out, c.x1, mlp, M*C)
 	e.Free(mlp)
 	if !keep {
@@ -137,11 +270,22 @@ func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE
 // backward accumulates dx [B,N,C] (+=) and the block's parameter gradients from dOut.
 func (bl *block) backward(e nn.Engine, dx, dOut *nn.Tensor, c *blockCache, B, N int, rope *nn.RoPE3D, mask *nn.AttnMask) {
 	C, H, hd, M, Hd := bl.C, bl.H, bl.hd, B*N, bl.hidden
-	// out = x1 + fc2(g): dx1 = dOut (+ LN2 path below).
+	d := c.drop
+	// out = x1 + branch(fc2(g)): dx1 = dOut (+ LN2 path below).
 	dx1 := e.Zeros(B, N, C)
 	e.CopyInto(dx1, dOut)
+	dMLP, owned := d.branchBackward(e, dOut, siteFC2, d.pathMLPOrNil(), B, N*C)
 	dg := e.Zeros(B, N, Hd)
-	e.LinearBackward(dg, bl.fc2W.G, bl.fc2B.G, dOut, c.g, bl.fc2W.W, M, Hd, C)
+	e.LinearBackward(dg, bl.fc2W.G, bl.fc2B.G, dMLP, c.g, bl.fc2W.W, M, Hd, C)
+	if owned {
+		e.Free(dMLP)
+	}
+	if d != nil && d.p > 0 {
+		dgr := e.Zeros(B, N, Hd)
+		e.DropoutBackward(dgr, dg, d.siteSeed(siteAct), d.p, M*Hd)
+		e.Free(dg)
+		dg = dgr
+	}
 	dh := e.Zeros(B, N, Hd)
 	e.GELUBackward(dh, dg, c.h, M*Hd)
 	e.Free(dg)
@@ -150,10 +294,14 @@ func (bl *block) backward(e nn.Engine, dx, dOut *nn.Tensor, c *blockCache, B, N 
 	e.Free(dh)
 	e.LayerNormBackward(dx1, bl.norm2W.G, bl.norm2B.G, dln2, c.x1, bl.norm2W.W, c.mean2, c.rstd2, M, C)
 	e.Free(dln2)
-	// x1 = x + proj(merged): dx += dx1.
+	// x1 = x + branch(proj(merged)): dx += dx1.
 	e.AddInPlace(dx, dx1, M*C)
+	dProj, owned := d.branchBackward(e, dx1, siteProj, d.pathAttnOrNil(), B, N*C)
 	dmerged := e.Zeros(B, N, C)
-	e.LinearBackward(dmerged, bl.projW.G, bl.projB.G, dx1, c.merged, bl.projW.W, M, C, C)
+	e.LinearBackward(dmerged, bl.projW.G, bl.projB.G, dProj, c.merged, bl.projW.W, M, C, C)
+	if owned {
+		e.Free(dProj)
+	}
 	e.Free(dx1)
 	datt := e.Zeros(B, H, N, hd)
 	e.MergeHeadsBackward(datt, dmerged, B, N, H, hd)

@@ -127,7 +127,7 @@ func (enc *Encoder) Forward(e nn.Engine, video *nn.Tensor, B, T, Hh, Ww int, tra
 	kept := map[int]*nn.Tensor{}
 	for i, bl := range enc.blocks {
 		y := e.Zeros(B, N, D)
-		bc := bl.forward(e, y, x, B, N, rope, nil, train)
+		bc := bl.forward(e, y, x, B, N, rope, nil, train, nil)
 		if train {
 			c.blocks = append(c.blocks, bc)
 			c.xs = append(c.xs, y)

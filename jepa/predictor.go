@@ -83,8 +83,32 @@ func (cc *coreCache) free(e nn.Engine) {
 	}
 }
 
-// forward runs the core. xCtx [B·Nc,De]; films (nil or one per block); returns [B·Nt,De].
-func (c *core) forward(e nn.Engine, xCtx *nn.Tensor, lay *layout, tokenIdx int, films []film, train bool) (*nn.Tensor, *coreCache) {
+// coreDrop is a training forward's randomness: dropout rate p in every block, drop-path
+// rate pathRate·l/(depth−1) in block l (torch.linspace(0, pathRate, depth)), all masks
+// derived from seed.
+type coreDrop struct {
+	p, pathRate float64
+	seed        uint64
+}
+
+// block returns block l's randomness for a batch of B, or nil when both rates are 0.
+func (d *coreDrop) block(l, depth, B int) *blockDrop {
+	if d == nil {
+		return nil
+	}
+	path := 0.0
+	if depth > 1 {
+		path = d.pathRate * float64(l) / float64(depth-1)
+	}
+	if d.p <= 0 && path <= 0 {
+		return nil
+	}
+	return newBlockDrop(float32(d.p), float32(path), mixSeed(d.seed, uint64(1000+l)), B)
+}
+
+// forward runs the core. xCtx [B·Nc,De]; films (nil or one per block); drop (nil: none)
+// is the training-time randomness and needs train; returns [B·Nt,De].
+func (c *core) forward(e nn.Engine, xCtx *nn.Tensor, lay *layout, tokenIdx int, films []film, train bool, drop *coreDrop) (*nn.Tensor, *coreCache) {
 	B, N, Nc, Nt, D, De := lay.B, lay.N, lay.Nc, lay.Nt, c.D, c.De
 	cc := &coreCache{lay: lay, xCtx: xCtx, films: films, tokenIdx: tokenIdx}
 	// z = embed(xCtx) [B·Nc,D], scattered to its sorted rows of x [B·N,D].
@@ -105,7 +129,7 @@ func (c *core) forward(e nn.Engine, xCtx *nn.Tensor, lay *layout, tokenIdx int, 
 			e.FiLM(xb, x, films[l].gamma, films[l].beta, B, N, D)
 		}
 		y := e.Zeros(B, N, D)
-		bc := bl.forward(e, y, xb, B, N, lay.rope, lay.mask, train)
+		bc := bl.forward(e, y, xb, B, N, lay.rope, lay.mask, train, drop.block(l, len(c.blocks), B))
 		if train {
 			cc.xin = append(cc.xin, x)
 			cc.xblk = append(cc.xblk, xb)
@@ -269,7 +293,9 @@ func (p *VJEPAPredictor) Forward(e nn.Engine, xCtx *nn.Tensor, masksX, masksY []
 		return nil, nil, fmt.Errorf("vjepa predictor: x has %d values, want B·Nc·D = %d", xCtx.Len(), want)
 	}
 	k := ((maskIndex % p.Cfg.NumMaskTokens) + p.Cfg.NumMaskTokens) % p.Cfg.NumMaskTokens
-	out, cc := p.c.forward(e, xCtx, lay, k, nil, train)
+	// The V-JEPA 2 predictor is used for inference and parity only: no training
+	// randomness (its released models have drop_path = dropout = 0, model-spec §1.3).
+	out, cc := p.c.forward(e, xCtx, lay, k, nil, train, nil)
 	out.Shape = []int{lay.B, lay.Nt, p.Cfg.EmbedDim}
 	if !train {
 		return out, nil, nil
@@ -363,8 +389,27 @@ func (p *ThinkPredictor) layout(B int) *layout {
 
 // Forward predicts the future tokens. xCtx [B, past·P, De] (ground-truth features of the
 // past frames, token n = t·P + p); gammas, betas: one [B,D] tensor per block (FiLM before
-// each block; nil slices mean no FiLM). Returns y_future [B, future·P, De].
+// each block; nil slices mean no FiLM). Returns y_future [B, future·P, De]. With train the
+// activations are kept for Backward; Forward is deterministic either way (no dropout or
+// drop path: see ForwardDrop).
 func (p *ThinkPredictor) Forward(e nn.Engine, xCtx *nn.Tensor, B int, gammas, betas []*nn.Tensor, train bool) (*nn.Tensor, *ThinkCache, error) {
+	return p.forward(e, xCtx, B, gammas, betas, train, nil)
+}
+
+// ForwardDrop is the training forward (activations kept for Backward) with the
+// predictor's training-time randomness: Cfg.DropRate dropout and Cfg.DropPathRate
+// stochastic depth (see arch.ThinkPredictorConfig and block). Every mask is a pure
+// function of (seed, block, site, index), so the same seed gives the same masks; callers
+// derive it from (run seed, step) so a resumed run retraces the straight one. With both
+// rates 0 it equals Forward(…, true).
+func (p *ThinkPredictor) ForwardDrop(e nn.Engine, xCtx *nn.Tensor, B int, gammas, betas []*nn.Tensor, seed uint64) (*nn.Tensor, *ThinkCache, error) {
+	if err := p.Cfg.Validate(); err != nil { // the rates may have been set after construction
+		return nil, nil, err
+	}
+	return p.forward(e, xCtx, B, gammas, betas, true, &coreDrop{p: p.Cfg.DropRate, pathRate: p.Cfg.DropPathRate, seed: seed})
+}
+
+func (p *ThinkPredictor) forward(e nn.Engine, xCtx *nn.Tensor, B int, gammas, betas []*nn.Tensor, train bool, drop *coreDrop) (*nn.Tensor, *ThinkCache, error) {
 	cfg := p.Cfg
 	if B <= 0 {
 		return nil, nil, fmt.Errorf("thinkjepa predictor: batch %d", B)
@@ -386,7 +431,7 @@ func (p *ThinkPredictor) Forward(e nn.Engine, xCtx *nn.Tensor, B int, gammas, be
 		}
 	}
 	lay := p.layout(B)
-	out, cc := p.c.forward(e, xCtx, lay, cfg.QueryIndex%cfg.NumQueryTemplates, films, train)
+	out, cc := p.c.forward(e, xCtx, lay, cfg.QueryIndex%cfg.NumQueryTemplates, films, train, drop)
 	out.Shape = []int{B, lay.Nt, cfg.EmbedDim}
 	if !train {
 		return out, nil, nil

@@ -29,6 +29,17 @@ type Inferer interface {
 	Infer(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor) (PredictorPass, error)
 }
 
+// DropForwarder is optionally implemented by predictors with training-time randomness
+// (dropout, drop path): TrainStep calls ForwardDrop instead of Forward, with a seed
+// derived from the step seed, so a resumed run draws the same masks.
+type DropForwarder interface {
+	ForwardDrop(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor, seed uint64) (PredictorPass, error)
+}
+
+// predictorSeed separates the predictor's masks from the head's, which are drawn from
+// the step seed itself.
+func predictorSeed(step uint64) uint64 { return step ^ 0x7072656469637472 }
+
 // PredictorPass is one forward pass kept for its backward.
 type PredictorPass interface {
 	Out() *nn.Tensor
@@ -158,8 +169,9 @@ func (p *pass) release(e nn.Engine) {
 	}
 }
 
-// forward runs guidance → predictor → head → camera→world.
-func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout) (*pass, error) {
+// forward runs guidance → predictor → head → camera→world. predSeed (nil: none) turns on
+// the predictor's training-time randomness when it has any (DropForwarder).
+func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout, predSeed *uint64) (*pass, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -195,6 +207,12 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout)
 	if inf, ok := m.Pred.(Inferer); ok && infer {
 		fwd = inf.Infer
 	}
+	if df, ok := m.Pred.(DropForwarder); ok && predSeed != nil && !infer {
+		seed := *predSeed
+		fwd = func(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor) (PredictorPass, error) {
+			return df.ForwardDrop(e, ctx, B, Tc, Tf, P, gamma, beta, seed)
+		}
+	}
 	pp, err := fwd(e, p.ctx, b.B, b.Tc, b.Tf, b.P, p.gamma, p.beta)
 	if err != nil {
 		p.release(e)
@@ -221,7 +239,7 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout)
 
 // Predict returns world-frame joints [B,Tf,J,3] and predicted latents [B,Tf,P,D].
 func (m *Model) Predict(e nn.Engine, b *Batch) (world, latents []float32, err error) {
-	p, err := m.forward(e, b, true, rollout.Dropout{})
+	p, err := m.forward(e, b, true, rollout.Dropout{}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,18 +250,19 @@ func (m *Model) Predict(e nn.Engine, b *Batch) (world, latents []float32, err er
 // LossAndGrad runs forward and backward without dropout (a deterministic function of
 // the weights and the batch), accumulating gradients into every parameter.
 func (m *Model) LossAndGrad(e nn.Engine, b *Batch, w LossWeights) (Losses, error) {
-	return m.lossAndGrad(e, b, w, rollout.Dropout{})
+	return m.lossAndGrad(e, b, w, rollout.Dropout{}, nil)
 }
 
-// TrainStep is LossAndGrad with the training-time dropout, masks drawn from seed (the
-// trainer derives it from the run seed and the global step, so a resumed run draws the
-// same masks).
+// TrainStep is LossAndGrad with the training-time randomness (the head's dropout, the
+// predictor's dropout and drop path), masks drawn from seed (the trainer derives it from
+// the run seed and the global step, so a resumed run draws the same masks).
 func (m *Model) TrainStep(e nn.Engine, b *Batch, w LossWeights, seed uint64) (Losses, error) {
-	return m.lossAndGrad(e, b, w, rollout.Dropout{P: m.HeadDropout, Seed: seed})
+	ps := predictorSeed(seed)
+	return m.lossAndGrad(e, b, w, rollout.Dropout{P: m.HeadDropout, Seed: seed}, &ps)
 }
 
-func (m *Model) lossAndGrad(e nn.Engine, b *Batch, w LossWeights, drop rollout.Dropout) (Losses, error) {
-	p, err := m.forward(e, b, false, drop)
+func (m *Model) lossAndGrad(e nn.Engine, b *Batch, w LossWeights, drop rollout.Dropout, predSeed *uint64) (Losses, error) {
+	p, err := m.forward(e, b, false, drop, predSeed)
 	if err != nil {
 		return Losses{}, err
 	}

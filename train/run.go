@@ -41,7 +41,8 @@ type RunConfig struct {
 	Data  SampleConfig `json:"sample"`
 	// Predictor: architecture fields (embed_dim, predictor_embed_dim, depth, num_heads,
 	// mlp_ratio, causal, …). tokens_per_frame, num_frames and past_frames are taken from
-	// the data when zero.
+	// the data when zero. drop_rate and drop_path_rate (training-time dropout and the last
+	// block's stochastic-depth rate) default to upstream's 0.1 when absent; 0 turns them off.
 	Predictor arch.ThinkPredictorConfig `json:"predictor"`
 	Film      FilmConfig                `json:"film"`
 	Head      HeadConfig                `json:"head"`
@@ -98,6 +99,23 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 		return nil, fmt.Errorf("run config: loop film_lr %v, expected ≥ 0 (0: the guidance bank trains with the predictor)", rc.Loop.FilmLR)
 	}
 	p := &rc.Predictor
+	// A missing key and an explicit 0 decode alike; look at the keys to tell them apart.
+	var keys struct {
+		Predictor map[string]json.RawMessage `json:"predictor"`
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("run config: %w", err)
+	}
+	for _, r := range []struct {
+		name string
+		v    *float64
+	}{{"drop_rate", &p.DropRate}, {"drop_path_rate", &p.DropPathRate}} {
+		if _, ok := keys.Predictor[r.name]; !ok {
+			*r.v = 0.1
+		} else if !(*r.v >= 0 && *r.v < 1) {
+			return nil, fmt.Errorf("run config: predictor %s %v, expected 0 ≤ p < 1", r.name, *r.v)
+		}
+	}
 	if p.MLPRatio == 0 {
 		p.MLPRatio = 4
 	}

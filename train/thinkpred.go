@@ -84,6 +84,21 @@ func (t *ThinkPred) Forward(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma
 	return &thinkPass{p: t.P, out: out, c: c}, nil
 }
 
+// ForwardDrop implements DropForwarder: Forward with the predictor's dropout and drop
+// path (Cfg.DropRate, Cfg.DropPathRate), masks drawn from seed.
+func (t *ThinkPred) ForwardDrop(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor, seed uint64) (PredictorPass, error) {
+	cfg := t.P.Cfg
+	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
+		return nil, fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
+			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	}
+	out, c, err := t.P.ForwardDrop(e, ctx, B, gamma, beta, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &thinkPass{p: t.P, out: out, c: c}, nil
+}
+
 // Infer is Forward without the activations kept for backward (forecasting, validation).
 func (t *ThinkPred) Infer(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor) (PredictorPass, error) {
 	cfg := t.P.Cfg

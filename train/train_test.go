@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/thinkjepa/thinkjepa/arch"
@@ -247,8 +248,19 @@ func TestResumeAfterKillEquality(t *testing.T) {
 	resumeAfterKill(t, LoopConfig{Seed: 7, Epochs: 3, BatchSize: 2, ClipNorm: 1}, 0, 4, 0)
 }
 
-// With head dropout (masks seeded per step) and a separate FiLM optimiser group, a
-// resumed run must still retrace the straight one bit for bit, from several kill points.
+// setPredDrop sets the predictor's training-time dropout and drop-path rates.
+func setPredDrop(t testing.TB, m *Model, drop, path float64) {
+	t.Helper()
+	tp, ok := m.Pred.(*ThinkPred)
+	if !ok {
+		t.Fatalf("predictor %T", m.Pred)
+	}
+	tp.P.Cfg.DropRate, tp.P.Cfg.DropPathRate = drop, path
+}
+
+// With head dropout, predictor dropout and drop path (masks seeded per step) and a
+// separate FiLM optimiser group, a resumed run must still retrace the straight one bit
+// for bit, from several kill points.
 func TestResumeWithDropoutAndFilmGroup(t *testing.T) {
 	const tol = 0
 	cfg := LoopConfig{Seed: 7, Epochs: 3, BatchSize: 2, ClipNorm: 1, FilmLR: 3e-3}
@@ -257,23 +269,33 @@ func TestResumeWithDropoutAndFilmGroup(t *testing.T) {
 	}
 	e := cpu.New()
 	trainSet, valSet := newMemSet(5, 11), newMemSet(2, 12)
-	run := func(drop float32) map[string][]float32 {
+	run := func(drop float32, predDrop, predPath float64) map[string][]float32 {
 		m := tinyModel(t, e, ModeThinkJEPA, 1)
 		m.HeadDropout = drop
+		setPredDrop(t, m, predDrop, predPath)
 		if err := NewTrainer(e, m, cfg, t.TempDir()).Run(trainSet, valSet); err != nil {
 			t.Fatal(err)
 		}
 		return allParams(e, m)
 	}
-	a, b := run(0.1), run(0)
-	differs := false
-	for name := range a {
-		for i := range a[name] {
-			differs = differs || a[name][i] != b[name][i]
+	differs := func(a, b map[string][]float32) bool {
+		for name := range a {
+			for i := range a[name] {
+				if a[name][i] != b[name][i] {
+					return true
+				}
+			}
 		}
+		return false
 	}
-	if !differs {
-		t.Fatal("head dropout 0.1 changed nothing")
+	none := run(0, 0, 0)
+	for _, c := range []struct {
+		what                string
+		head, drop, dropPth float64
+	}{{"head dropout", 0.1, 0, 0}, {"predictor dropout", 0, 0.1, 0}, {"predictor drop path", 0, 0, 0.5}} {
+		if !differs(run(float32(c.head), c.drop, c.dropPth), none) {
+			t.Errorf("%s changed nothing", c.what)
+		}
 	}
 	// A checkpoint written with a separate FiLM group does not resume into a trainer
 	// without one (its optimiser state would silently be lost).
@@ -303,6 +325,7 @@ func resumeAfterKill(t *testing.T, cfg LoopConfig, drop float32, stop int, tol f
 	model := func(seed uint64) *Model {
 		m := tinyModel(t, e, ModeThinkJEPA, seed)
 		m.HeadDropout = drop
+		setPredDrop(t, m, float64(drop), float64(drop))
 		return m
 	}
 	dirA := t.TempDir()
@@ -407,5 +430,35 @@ func TestModes(t *testing.T) {
 	}
 	if err := Mode("both").Validate(); err == nil {
 		t.Error("unknown mode accepted")
+	}
+}
+
+// run.json's predictor drop_rate and drop_path_rate default to upstream's 0.1 when
+// absent, keep an explicit value (0: off) and reject values outside [0, 1).
+func TestRunConfigPredictorDrop(t *testing.T) {
+	for _, c := range []struct {
+		pred       string
+		drop, path float64
+		err        string
+	}{
+		{`{}`, 0.1, 0.1, ""},
+		{`{"drop_rate": 0}`, 0, 0.1, ""},
+		{`{"drop_rate": 0.2, "drop_path_rate": 0}`, 0.2, 0, ""},
+		{`{"drop_path_rate": 1}`, 0, 0, "predictor drop_path_rate 1, expected 0 ≤ p < 1"},
+		{`{"drop_rate": -0.5}`, 0, 0, "predictor drop_rate -0.5, expected 0 ≤ p < 1"},
+	} {
+		rc, err := ParseRunConfig([]byte(`{"mode": "thinkjepa", "predictor": ` + c.pred + `}`))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.pred, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.pred, err)
+		}
+		if rc.Predictor.DropRate != c.drop || rc.Predictor.DropPathRate != c.path {
+			t.Errorf("%s: drop_rate %v, drop_path_rate %v; want %v, %v", c.pred, rc.Predictor.DropRate, rc.Predictor.DropPathRate, c.drop, c.path)
+		}
 	}
 }
