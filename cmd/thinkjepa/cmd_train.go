@@ -56,7 +56,13 @@ func init() {
 				if *seed != 0 {
 					rc.Loop.Seed = *seed
 				}
-				return train.Train(cpu.New(), rc, *resume, *overwrite)
+				if rc.Out == "" {
+					return usageErrorf("%s: \"out\" (the run folder) is empty: set it in the config or pass --out", *cfgPath)
+				}
+				if err := train.Train(cpu.New(), rc, *resume, *overwrite); err != nil {
+					return fmt.Errorf("train --config %s: %w", *cfgPath, err)
+				}
+				return nil
 			}
 		},
 	})
