@@ -138,7 +138,7 @@ func (d *blockDrop) branch(e nn.Engine, y *nn.Tensor, site uint64, path []float3
 	}
 	if path != nil {
 		// WeightedRowSum with S = 1 is a per-row scale: out[b,:] = path[b]·y[b,:].
-		s := e.Zeros(y.Shape...)
+		s := e.Empty(y.Shape...)
 		e.WeightedRowSum(s, y, path, B, 1, NC)
 		e.Free(y)
 		y = s
@@ -195,21 +195,23 @@ func (c *blockCache) free(e nn.Engine) {
 func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE3D, mask *nn.AttnMask, keep bool, drop *blockDrop) *blockCache {
 	C, H, hd, M := bl.C, bl.H, bl.hd, B*N
 	c := &blockCache{x: x, drop: drop}
+	// Every tensor below is fully written by the kernel that produces it, so it starts
+	// uncleared (Empty); the backward's gradients accumulate and start from Zeros.
 	// Attention branch.
-	c.ln1, c.mean1, c.rstd1 = e.Zeros(B, N, C), e.Zeros(M), e.Zeros(M)
+	c.ln1, c.mean1, c.rstd1 = e.Empty(B, N, C), e.Empty(M), e.Empty(M)
 	e.LayerNorm(c.ln1, c.mean1, c.rstd1, x, bl.norm1W.W, bl.norm1B.W, M, C, bl.eps)
-	qkv := e.Zeros(B, N, 3*C)
+	qkv := e.Empty(B, N, 3*C)
 	e.Linear(qkv, c.ln1, bl.qkvW.W, bl.qkvB.W, M, C, 3*C)
 	if !keep {
 		e.Free(c.ln1)
 		c.ln1 = nil
 	}
-	c.q, c.k, c.v = e.Zeros(B, H, N, hd), e.Zeros(B, H, N, hd), e.Zeros(B, H, N, hd)
+	c.q, c.k, c.v = e.Empty(B, H, N, hd), e.Empty(B, H, N, hd), e.Empty(B, H, N, hd)
 	e.SplitHeads(c.q, c.k, c.v, qkv, B, N, H, hd)
 	e.Free(qkv)
 	e.RoPE(c.q, rope, B, H, N, hd)
 	e.RoPE(c.k, rope, B, H, N, hd)
-	c.att, c.lse = e.Zeros(B, H, N, hd), e.Zeros(B, H, N)
+	c.att, c.lse = e.Empty(B, H, N, hd), e.Empty(B, H, N)
 	e.Attention(c.att, c.lse, c.q, c.k, c.v, B, H, N, hd, float32(1/math.Sqrt(float64(hd))), mask)
 	if !keep {
 		e.Free(c.q)
@@ -217,29 +219,29 @@ func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE
 		e.Free(c.v)
 		e.Free(c.lse)
 	}
-	c.merged = e.Zeros(B, N, C)
+	c.merged = e.Empty(B, N, C)
 	e.MergeHeads(c.merged, c.att, B, N, H, hd)
 	if !keep {
 		e.Free(c.att)
 	}
-	proj := e.Zeros(B, N, C)
+	proj := e.Empty(B, N, C)
 	e.Linear(proj, c.merged, bl.projW.W, bl.projB.W, M, C, C)
 	if !keep {
 		e.Free(c.merged)
 	}
 	proj = drop.branch(e, proj, siteProj, drop.pathAttnOrNil(), B, N*C)
-	c.x1 = e.Zeros(B, N, C)
+	c.x1 = e.Empty(B, N, C)
 	e.Add(c.x1, x, proj, M*C)
 	e.Free(proj)
 	// MLP branch.
-	c.ln2, c.mean2, c.rstd2 = e.Zeros(B, N, C), e.Zeros(M), e.Zeros(M)
+	c.ln2, c.mean2, c.rstd2 = e.Empty(B, N, C), e.Empty(M), e.Empty(M)
 	e.LayerNorm(c.ln2, c.mean2, c.rstd2, c.x1, bl.norm2W.W, bl.norm2B.W, M, C, bl.eps)
-	c.h = e.Zeros(B, N, bl.hidden)
+	c.h = e.Empty(B, N, bl.hidden)
 	e.Linear(c.h, c.ln2, bl.fc1W.W, bl.fc1B.W, M, C, bl.hidden)
 	if !keep {
 		e.Free(c.ln2)
 	}
-	c.g = e.Zeros(B, N, bl.hidden)
+	c.g = e.Empty(B, N, bl.hidden)
 	e.GELU(c.g, c.h, M*bl.hidden)
 	if !keep {
 		e.Free(c.h)
@@ -248,7 +250,7 @@ func (bl *block) forward(e nn.Engine, out, x *nn.Tensor, B, N int, rope *nn.RoPE
 		// In place: fc2's backward needs its (dropped) input, GELU's needs h, not g.
 		e.Dropout(c.g, c.g, drop.siteSeed(siteAct), drop.p, M*bl.hidden)
 	}
-	mlp := e.Zeros(B, N, C)
+	mlp := e.Empty(B, N, C)
 	e.Linear(mlp, c.g, bl.fc2W.W, bl.fc2B.W, M, bl.hidden, C)
 	if !keep {
 		e.Free(c.g)

@@ -64,6 +64,10 @@ type Engine interface {
 
 	// Memory.
 	Zeros(shape ...int) *Tensor
+	// Empty is Zeros without the clearing: its contents are undefined (recycled memory on
+	// the CPU engine). Only for a tensor that a forward method fully overwrites before
+	// anything reads it, never for a gradient (backward methods accumulate).
+	Empty(shape ...int) *Tensor
 	FromHost(data []float32, shape ...int) *Tensor // copies data
 	ToHost(t *Tensor) []float32                    // copies out; waits for pending work
 	CopyInto(dst, src *Tensor)                     // same length

@@ -4,6 +4,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"unsafe"
 
@@ -48,6 +49,24 @@ func (Engine) Zeros(shape ...int) *nn.Tensor {
 	clear(t.Data)
 	return t
 }
+
+// Empty skips the clear: a recycled buffer keeps whatever its last user left in it.
+func (Engine) Empty(shape ...int) *nn.Tensor {
+	t := &nn.Tensor{Shape: append([]int(nil), shape...)}
+	t.Data = buffers.get(t.Len())
+	if PoisonEmpty {
+		nan := float32(math.NaN())
+		for i := range t.Data {
+			t.Data[i] = nan
+		}
+	}
+	return t
+}
+
+// PoisonEmpty makes Empty fill its tensors with NaN, so that a test of a model that
+// reads an Empty element before writing it fails instead of passing on lucky zeros.
+// Tests set it (TestMain); it costs a pass over the memory, so nothing else should.
+var PoisonEmpty = false
 
 func (Engine) FromHost(data []float32, shape ...int) *nn.Tensor {
 	t := &nn.Tensor{Shape: append([]int(nil), shape...)}

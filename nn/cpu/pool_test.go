@@ -36,3 +36,23 @@ func TestBufferPoolReuse(t *testing.T) {
 		t.Fatalf("FromHost on a reused buffer: %v", f.Data)
 	}
 }
+
+// Empty hands out a recycled buffer as it is (no clear), or NaN-filled under PoisonEmpty.
+func TestEmpty(t *testing.T) {
+	e := New()
+	a := e.FromHost([]float32{1, 2, 3, 4, 5, 6, 7}, 7)
+	e.Free(a)
+	b := e.Empty(7)
+	if len(b.Data) != 7 || b.Data[6] != 7 {
+		t.Fatalf("Empty(7) after freeing a 7-element tensor: %v, want the recycled values", b.Data)
+	}
+	e.Free(b)
+	PoisonEmpty = true
+	defer func() { PoisonEmpty = false }()
+	c := e.Empty(7)
+	for i, v := range c.Data {
+		if v == v {
+			t.Fatalf("PoisonEmpty: [%d] = %g, want NaN", i, v)
+		}
+	}
+}
