@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/thinkjepa/thinkjepa/internal/gradcheck"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
@@ -101,25 +102,13 @@ func relErr(a, b []float64) float64 {
 }
 
 // checkGrad compares an analytic gradient with central differences of f.loss over the
-// host values data (which back tensor dst).
+// values of tensor dst.
 func (f *fixture) checkGrad(t *testing.T, name string, dst *nn.Tensor, analytic []float32) {
 	t.Helper()
-	data := f.e.ToHost(dst)
-	num := make([]float64, len(data))
-	ana := make([]float64, len(data))
-	h := gradStep
-	for i := range data {
-		orig := data[i]
-		data[i] = orig + h
-		f.e.CopyInto(dst, f.e.FromHost(data, dst.Shape...))
-		lp := f.loss(t)
-		data[i] = orig - h
-		f.e.CopyInto(dst, f.e.FromHost(data, dst.Shape...))
-		lm := f.loss(t)
-		data[i] = orig
-		f.e.CopyInto(dst, f.e.FromHost(data, dst.Shape...))
-		num[i] = (lp - lm) / (2 * float64(h))
-		ana[i] = float64(analytic[i])
+	num := gradcheck.Numeric(f.e, dst, func() float64 { return f.loss(t) }, gradStep)
+	ana := make([]float64, len(analytic))
+	for i, v := range analytic {
+		ana[i] = float64(v)
 	}
 	if r := relErr(ana, num); r > 5e-3 || math.IsNaN(r) {
 		t.Errorf("%s: gradient relative error %.2e (analytic %v… numeric %v…)", name, r, ana[:min(4, len(ana))], num[:min(4, len(num))])

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/internal/gradcheck"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
@@ -104,25 +105,13 @@ func TestThinkPredictorDropGradients(t *testing.T) {
 	tc.Free(e)
 	e.Free(out)
 	check := func(name string, dst *nn.Tensor, ana []float32) {
-		data := e.ToHost(dst)
-		set := func() { e.CopyInto(dst, e.FromHost(data, dst.Shape...)) }
-		var num, den float64
-		const h = 1e-2
-		for i := range data {
-			orig := data[i]
-			data[i] = orig + h
-			set()
-			lp := loss()
-			data[i] = orig - h
-			set()
-			lm := loss()
-			data[i] = orig
-			set()
-			g := (lp - lm) / (2 * h)
-			num += (g - float64(ana[i])) * (g - float64(ana[i]))
-			den += g * g
+		num := gradcheck.Numeric(e, dst, loss, 1e-2)
+		var d, n float64
+		for k, g := range num {
+			d += (g - float64(ana[k])) * (g - float64(ana[k]))
+			n += g * g
 		}
-		if re := math.Sqrt(num / math.Max(den, 1e-30)); re > 1e-2 || math.IsNaN(re) {
+		if re := math.Sqrt(d / math.Max(n, 1e-30)); re > 1e-2 || math.IsNaN(re) {
 			t.Errorf("%s: relative error %.2e", name, re)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/thinkjepa/thinkjepa/internal/gradcheck"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
@@ -24,29 +25,6 @@ func relErr(a, b []float64) float64 {
 		den += b[i] * b[i]
 	}
 	return math.Sqrt(num / math.Max(den, 1e-30))
-}
-
-// numGrad is the central-difference gradient of loss with respect to tensor dst.
-func numGrad(e nn.Engine, dst *nn.Tensor, loss func() float64, h float32) []float64 {
-	data := e.ToHost(dst)
-	g := make([]float64, len(data))
-	set := func() {
-		t := e.FromHost(data, dst.Shape...)
-		e.CopyInto(dst, t)
-	}
-	for i := range data {
-		orig := data[i]
-		data[i] = orig + h
-		set()
-		lp := loss()
-		data[i] = orig - h
-		set()
-		lm := loss()
-		data[i] = orig
-		set()
-		g[i] = (lp - lm) / (2 * float64(h))
-	}
-	return g
 }
 
 func dot(a []float32, b []float32) float64 {
@@ -102,7 +80,7 @@ func headGradients(t *testing.T, drop Dropout) {
 	o.Backward(e, e.FromHost(r, B, T/2, cfg.Joints, 3), dX)
 	o.Release(e)
 	check := func(name string, dst *nn.Tensor, ana []float32) {
-		num := numGrad(e, dst, loss, 1e-2)
+		num := gradcheck.Numeric(e, dst, loss, 1e-2)
 		a := make([]float64, len(ana))
 		for i, v := range ana {
 			a[i] = float64(v)

@@ -64,6 +64,17 @@ func (t *ThinkPred) Params() *nn.ParamSet { return t.P.Params }
 // NumBlocks implements Predictor.
 func (t *ThinkPred) NumBlocks() int { return t.P.Cfg.Depth }
 
+// checkBatch refuses a batch whose frame counts or tokens per frame differ from the
+// predictor's.
+func (t *ThinkPred) checkBatch(Tc, Tf, P int) error {
+	cfg := t.P.Cfg
+	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
+		return fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
+			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	}
+	return nil
+}
+
 type thinkPass struct {
 	p   *jepa.ThinkPredictor
 	out *nn.Tensor
@@ -72,10 +83,8 @@ type thinkPass struct {
 
 // Forward implements Predictor.
 func (t *ThinkPred) Forward(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor) (PredictorPass, error) {
-	cfg := t.P.Cfg
-	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
-		return nil, fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
-			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	if err := t.checkBatch(Tc, Tf, P); err != nil {
+		return nil, err
 	}
 	out, c, err := t.P.Forward(e, ctx, B, gamma, beta, true)
 	if err != nil {
@@ -87,10 +96,8 @@ func (t *ThinkPred) Forward(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma
 // ForwardDrop implements DropForwarder: Forward with the predictor's dropout and drop
 // path (Cfg.DropRate, Cfg.DropPathRate), masks drawn from seed.
 func (t *ThinkPred) ForwardDrop(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor, seed uint64) (PredictorPass, error) {
-	cfg := t.P.Cfg
-	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
-		return nil, fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
-			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	if err := t.checkBatch(Tc, Tf, P); err != nil {
+		return nil, err
 	}
 	out, c, err := t.P.ForwardDrop(e, ctx, B, gamma, beta, seed)
 	if err != nil {
@@ -101,10 +108,8 @@ func (t *ThinkPred) ForwardDrop(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, g
 
 // Infer is Forward without the activations kept for backward (forecasting, validation).
 func (t *ThinkPred) Infer(e nn.Engine, ctx *nn.Tensor, B, Tc, Tf, P int, gamma, beta []*nn.Tensor) (PredictorPass, error) {
-	cfg := t.P.Cfg
-	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
-		return nil, fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
-			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	if err := t.checkBatch(Tc, Tf, P); err != nil {
+		return nil, err
 	}
 	out, _, err := t.P.Forward(e, ctx, B, gamma, beta, false)
 	if err != nil {

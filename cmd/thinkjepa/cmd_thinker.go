@@ -27,15 +27,12 @@ func init() {
 			capacity := fs.String("capacity", "1280,16", "vlm_old,vlm_new capacity (v2 1280,16; v1 480,15; 0,0: none)")
 			truncate := fs.Bool("truncate", false, "v1 mode: lengths over capacity are truncated with a warning, not an error")
 			return func(args []string) error {
-				args, err := interspersed(fs, args)
-				if err != nil {
-					return err
-				}
 				if len(args) != 1 {
 					return usageErrorf("expected one DIR")
 				}
 				e := thinker.Expect{Hidden: *hidden, Truncate: *truncate}
 				if *layers != "" {
+					var err error
 					if e.Layers, err = thinker.ParseInts(*layers); err != nil {
 						return usageErrorf("--layers: %v", err)
 					}

@@ -132,11 +132,6 @@ func isBoolFlag(f *flag.Flag) bool {
 	return ok && b.IsBoolFlag()
 }
 
-// interspersed is what subcommands used before run parsed flags anywhere (see
-// parseInterspersed). The arguments they pass are already positional only, so it returns
-// them unchanged; it stays only until its last caller (cmd_thinker.go) drops the call.
-func interspersed(_ *flag.FlagSet, args []string) ([]string, error) { return args, nil }
-
 // lookup finds the longest registered name matching the leading arguments.
 func lookup(args []string) (*command, []string) {
 	if len(args) >= 2 {
