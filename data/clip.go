@@ -26,6 +26,9 @@ type Clip struct {
 	// Report of problems met while building the clip (e.g. video shorter than poses);
 	// empty when clean. Not stored in the NPZ arrays beyond the "warnings" key.
 	Warnings []string
+	// SkippedFrames counts source frames left out of the timeline, by reason (Ego-Exo4D:
+	// "no_ego_extrinsic", "empty_annotation3d"); not stored in the NPZ.
+	SkippedFrames map[string]int
 }
 
 // Validate checks the internal consistency of the slices against T, H, W.
@@ -77,6 +80,8 @@ func (c *Clip) WriteNPZ(path string) error {
 		w.Add(k, npy.FromString(v))
 	}
 	w.Add("intrinsics", npy.FromFloat32(c.Intrinsics[:], 3, 3))
+	// The slot order travels with the data so a reader never has to guess it.
+	w.Add("joint_names", npy.FromStrings(JointNames[:]))
 	warn := ""
 	for i, s := range c.Warnings {
 		if i > 0 {
@@ -176,6 +181,26 @@ func ReadClipNPZ(path string) (*Clip, error) {
 		}
 		if *dst, err = a.String(); err != nil {
 			return nil, fmt.Errorf("%s: key %s: %w", path, key, err)
+		}
+	}
+	// joint_names is optional (clips written before it existed); when present it must be
+	// our slot order, or every joint index downstream would mean something else.
+	if z.Has("joint_names") {
+		a, err := z.Get("joint_names")
+		if err != nil {
+			return nil, fmt.Errorf("read clip: %w", err)
+		}
+		names, err := a.Strings()
+		if err != nil {
+			return nil, fmt.Errorf("%s: key joint_names: %w", path, err)
+		}
+		if len(names) != NumJoints {
+			return nil, fmt.Errorf("%s: key joint_names has %d names, expected the %d canonical joints", path, len(names), NumJoints)
+		}
+		for j, n := range names {
+			if n != JointNames[j] {
+				return nil, fmt.Errorf("%s: key joint_names[%d] is %q, expected %q (a different joint order)", path, j, n, JointNames[j])
+			}
 		}
 	}
 	if z.Has("warnings") {

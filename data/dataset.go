@@ -184,6 +184,9 @@ func (d *Dataset) Find(id string) (Episode, error) {
 type LoadOptions struct {
 	Video     VideoOptions
 	SkipVideo bool // poses only: Frames is left nil and H=W=0
+	// NoJointCheck turns off Ego-Exo4D's bone-length/joint-angle plausibility check
+	// (official joint_dist_angle_check), which is on by default.
+	NoJointCheck bool
 }
 
 // LoadClip reads one episode and samples a clip.

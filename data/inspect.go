@@ -47,7 +47,10 @@ type EpisodeReport struct {
 	HasConf       bool     `json:"has_confidences"`
 	Instruction   string   `json:"instruction,omitempty"`
 	JointsMissing []string `json:"joints_missing,omitempty"` // of the 68 + camera
-	Problems      []string `json:"problems,omitempty"`
+	// SkippedFrames (Ego-Exo4D) counts annotated frames left out of the timeline by reason:
+	// no_ego_extrinsic, empty_annotation3d (the official loader skips both).
+	SkippedFrames map[string]int `json:"skipped_frames,omitempty"`
+	Problems      []string       `json:"problems,omitempty"`
 }
 
 // Report is a dataset summary.
@@ -67,6 +70,8 @@ type Report struct {
 	Problems      []string        `json:"problems,omitempty"`
 	PerEpisode    []EpisodeReport `json:"per_episode,omitempty"`
 	Clip          *ClipSummary    `json:"clip,omitempty"`
+	// JointNames is the 52-slot order of every clip (and of the clip's joint_names key).
+	JointNames []string `json:"joint_names"`
 }
 
 // ClipSummary describes a clip .npz.
@@ -84,6 +89,8 @@ type InspectOptions struct {
 	CountVideo bool // count MP4 frames with ffprobe and compare with the pose rows
 	Limit      int  // inspect at most this many episodes (0: all)
 	Dataset    DatasetOptions
+	// NoJointCheck inspects Ego-Exo4D takes without the bone-length/joint-angle check.
+	NoJointCheck bool
 }
 
 // Inspect summarises a dataset root, a manifest, one EgoDex .hdf5 or one clip .npz.
@@ -97,7 +104,7 @@ func Inspect(path string, o InspectOptions) (*Report, error) {
 			return nil, err
 		}
 		r := &Report{Path: path, Dataset: c.Dataset, Episodes: 1, FramesTotal: c.T, FramesMin: c.T, FramesMax: c.T,
-			PerSplit: map[string]int{c.Split: 1}, PerTask: map[string]int{c.Task: 1}}
+			PerSplit: map[string]int{c.Split: 1}, PerTask: map[string]int{c.Task: 1}, JointNames: JointNames[:]}
 		for j := 0; j < NumJoints; j++ { // joints valid in at least one frame
 			for t := 0; t < c.T; t++ {
 				if c.Valid[t*NumJoints+j] {
@@ -133,7 +140,8 @@ func Inspect(path string, o InspectOptions) (*Report, error) {
 }
 
 func inspectDataset(path string, d *Dataset, o InspectOptions) *Report {
-	r := &Report{Path: path, Dataset: d.Name, HandAnnots: d.HandAnnotations, PerSplit: map[string]int{}, PerTask: map[string]int{}, Skipped: d.Skipped, JointsPresent: NumJoints}
+	r := &Report{Path: path, Dataset: d.Name, HandAnnots: d.HandAnnotations, PerSplit: map[string]int{}, PerTask: map[string]int{}, Skipped: d.Skipped, JointsPresent: NumJoints,
+		JointNames: JointNames[:]}
 	for _, s := range d.Skipped {
 		r.Problems = append(r.Problems, "skipped "+s)
 	}
@@ -148,12 +156,16 @@ func inspectDataset(path string, d *Dataset, o InspectOptions) *Report {
 		r.PerTask[ep.Task]++
 		er := EpisodeReport{ID: ep.ID}
 		if ep.Dataset == EgoExo4D {
-			c, err := LoadClip(ep, Episode64{}, LoadOptions{SkipVideo: true})
+			c, err := LoadClip(ep, Episode64{}, LoadOptions{SkipVideo: true, NoJointCheck: o.NoJointCheck})
 			if err != nil {
 				er.Problems = append(er.Problems, err.Error())
 			} else {
 				er.Frames = c.T
 				r.Confidence.add(c.Conf)
+				if len(c.SkippedFrames) > 0 {
+					er.SkippedFrames = c.SkippedFrames
+				}
+				er.Problems = append(er.Problems, c.Warnings...)
 			}
 		} else {
 			f, err := ReadEgoDexFile(ep.Path)

@@ -22,6 +22,7 @@ func init() {
 			video := fs.Bool("video", true, "count MP4 frames with ffprobe and compare with the pose rows")
 			limit := fs.Int("limit", 0, "inspect at most this many episodes (0: all)")
 			automatic := addAutomaticFlag(fs)
+			noJointCheck := addNoJointCheckFlag(fs)
 			return func(args []string) error {
 				path, err := oneArg(args, "PATH")
 				if err != nil {
@@ -30,7 +31,7 @@ func init() {
 				if *limit < 0 {
 					return usageErrorf("--limit must be ≥ 0, got %d", *limit)
 				}
-				r, err := data.Inspect(path, data.InspectOptions{CountVideo: *video, Limit: *limit,
+				r, err := data.Inspect(path, data.InspectOptions{CountVideo: *video, Limit: *limit, NoJointCheck: *noJointCheck,
 					Dataset: data.DatasetOptions{EgoExo: data.EgoExoOptions{Automatic: *automatic}}})
 				if err != nil {
 					return err
@@ -65,6 +66,7 @@ func init() {
 			crop := fs.Bool("crop", false, "centre-crop instead of squashing (ThinkJEPA squashes)")
 			skipVideo := fs.Bool("skip-video", false, "poses only (no frames)")
 			automatic := addAutomaticFlag(fs)
+			noJointCheck := addNoJointCheckFlag(fs)
 			out := addOutFile(fs, "output .npz")
 			return func(args []string) error {
 				id, err := oneArg(args, "EPISODE")
@@ -85,7 +87,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				c, err := data.LoadClip(ep, s, data.LoadOptions{SkipVideo: *skipVideo, Video: data.VideoOptions{W: *size, H: *size, Crop: *crop}})
+				c, err := data.LoadClip(ep, s, data.LoadOptions{SkipVideo: *skipVideo, NoJointCheck: *noJointCheck, Video: data.VideoOptions{W: *size, H: *size, Crop: *crop}})
 				if err != nil {
 					return err
 				}

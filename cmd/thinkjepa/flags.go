@@ -185,3 +185,8 @@ func addAutomaticFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("automatic", false, "Ego-Exo4D root: read the automatic (machine-generated, every frame) hand annotations "+
 		"under annotations/ego_pose/<split>/hand/automatic instead of the manual ones (sparser)")
 }
+
+func addNoJointCheckFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("no-joint-check", false, "Ego-Exo4D: keep joints that fail the official bone-length/joint-angle plausibility check "+
+		"(joint_dist_angle_check; on by default)")
+}

@@ -239,6 +239,42 @@ func FromString(s string) *Array {
 	return &Array{DType: DType("<U" + strconv.Itoa(len(rs))), Shape: nil, Raw: raw}
 }
 
+// FromStrings stores strings as a 1-d NumPy unicode array ('<U n', n = the longest, NUL
+// padded), the way np.array(list_of_str) does.
+func FromStrings(ss []string) *Array {
+	n := 1
+	for _, s := range ss {
+		n = max(n, len([]rune(s)))
+	}
+	raw := make([]byte, 4*n*len(ss))
+	for i, s := range ss {
+		for k, r := range []rune(s) {
+			binary.LittleEndian.PutUint32(raw[4*(i*n+k):], uint32(r))
+		}
+	}
+	return &Array{DType: DType("<U" + strconv.Itoa(n)), Shape: []int{len(ss)}, Raw: raw}
+}
+
+// Strings decodes a unicode ('<U') or bytes ('|S') array of any shape to one Go string per
+// element (trailing NULs stripped).
+func (a *Array) Strings() ([]string, error) {
+	d := string(a.DType)
+	if !strings.HasPrefix(d, "<U") && !strings.HasPrefix(d, "|S") {
+		return nil, fmt.Errorf("npy: dtype %s is not a string type", a.DType)
+	}
+	size := itemSize(a.DType)
+	n := a.Len()
+	if size <= 0 || len(a.Raw) != n*size {
+		return nil, fmt.Errorf("npy: %d bytes for %d strings of %s", len(a.Raw), n, a.DType)
+	}
+	out := make([]string, n)
+	for i := range out {
+		e := &Array{DType: a.DType, Raw: a.Raw[i*size : (i+1)*size]}
+		out[i], _ = e.String()
+	}
+	return out, nil
+}
+
 // String decodes a unicode ('<U') or bytes ('|S') array of one element to a Go string.
 // Trailing NULs are stripped, as NumPy does.
 func (a *Array) String() (string, error) {
