@@ -1,0 +1,285 @@
+// emu.h: runs unmodified CUDA kernels on the CPU, for the tests of the emu backend.
+//
+// Only the C++ build of the kernels (nn/cuda/emu.cc) includes this header; nvcc never
+// sees it. It supplies what the kernels use from CUDA: threadIdx/blockIdx/blockDim/gridDim,
+// __global__/__device__/__shared__, __syncthreads, __syncwarp, warp shuffles and atomicAdd.
+//
+// How a launch runs: the blocks of the grid run one after another on the calling OS
+// thread. The threads of a block run as fibers (ucontext): thread 0 runs until it reaches
+// a barrier, then thread 1, and so on; when every live thread waits at the barrier they
+// are all released and run on, again in thread order. The order is deterministic, and it
+// is the order that exposes a missing barrier: thread 0 always runs ahead of the others,
+// so it reads shared memory that they have not written yet (a missing barrier before a
+// read) or overwrites what they have not read yet (a missing barrier before a write).
+// Dynamic shared memory starts as NaN, so reading a slot that nobody wrote shows up as
+// NaN in the result. Threads waiting at different barriers (different source lines) are
+// reported as divergent barriers instead of silently released.
+//
+// Kernels registered as barrier-free (TJ_NOSYNC in list.h) run without fibers: each
+// thread is a plain call. A barrier-free kernel that does reach a barrier is an error.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+#include <ucontext.h>
+#include <sys/mman.h>
+
+struct dim3 {
+	unsigned x, y, z;
+	constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct uint3 {
+	unsigned x, y, z;
+};
+
+namespace tjemu {
+
+enum State { NEW, RUNNABLE, AT_BLOCK, AT_WARP, DONE };
+
+struct Fiber {
+	ucontext_t ctx;
+	State state = NEW;
+	int line = 0;
+	char *stack = nullptr;
+};
+
+using Invoke = void (*)(void **args);
+
+// Per OS thread: the launch in progress and the fiber now running.
+struct Ctx {
+	uint3 threadIdx{}, blockIdx{};
+	dim3 blockDim, gridDim;
+	unsigned tid = 0;       // linear thread index in the block
+	Fiber *cur = nullptr;   // nullptr: running without fibers (barrier-free kernel)
+	ucontext_t sched;       // the scheduler's context
+	Invoke invoke = nullptr;
+	void **args = nullptr;
+	void *smem = nullptr;   // dynamic shared memory of the current block
+	uint64_t *shfl = nullptr; // one slot per thread for warp shuffles
+	std::string err;        // first error of the launch
+	std::vector<Fiber> fibers;
+	std::vector<char *> stacks;
+};
+
+inline thread_local Ctx g;
+
+constexpr size_t kStack = 256 << 10;
+
+inline void fail(const std::string &msg) {
+	if (g.err.empty()) g.err = msg;
+}
+
+inline void fiber_main() {
+	g.invoke(g.args);
+	g.cur->state = DONE;
+	swapcontext(&g.cur->ctx, &g.sched);
+}
+
+// wait parks the current fiber at a barrier (block- or warp-wide) until the scheduler
+// releases it.
+inline void wait(State s, int line) {
+	if (g.cur == nullptr) {
+		fail("barrier at line " + std::to_string(line) + " in a kernel registered as barrier-free");
+		return;
+	}
+	g.cur->state = s;
+	g.cur->line = line;
+	swapcontext(&g.cur->ctx, &g.sched);
+}
+
+inline void set_thread(unsigned t) {
+	g.tid = t;
+	g.threadIdx.x = t % g.blockDim.x;
+	g.threadIdx.y = (t / g.blockDim.x) % g.blockDim.y;
+	g.threadIdx.z = t / (g.blockDim.x * g.blockDim.y);
+}
+
+// run_block runs every thread of the current block to completion.
+inline void run_block(unsigned nthreads, bool nosync) {
+	if (nosync) {
+		for (unsigned t = 0; t < nthreads && g.err.empty(); t++) {
+			set_thread(t);
+			g.cur = nullptr;
+			g.invoke(g.args);
+		}
+		return;
+	}
+	if (g.fibers.size() < nthreads) g.fibers.resize(nthreads);
+	while (g.stacks.size() < nthreads) {
+		void *p = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			fail("emu: cannot map a fiber stack");
+			return;
+		}
+		g.stacks.push_back((char *)p);
+	}
+	for (unsigned t = 0; t < nthreads; t++) {
+		g.fibers[t].state = NEW;
+		g.fibers[t].stack = g.stacks[t];
+	}
+	const unsigned nwarps = (nthreads + 31) / 32;
+	for (;;) {
+		for (unsigned t = 0; t < nthreads; t++) {
+			Fiber &f = g.fibers[t];
+			if (f.state == NEW) {
+				getcontext(&f.ctx);
+				f.ctx.uc_stack.ss_sp = f.stack;
+				f.ctx.uc_stack.ss_size = kStack;
+				f.ctx.uc_link = nullptr;
+				makecontext(&f.ctx, fiber_main, 0);
+			} else if (f.state != RUNNABLE) {
+				continue;
+			}
+			set_thread(t);
+			g.cur = &f;
+			f.state = RUNNABLE;
+			swapcontext(&g.sched, &f.ctx);
+			g.cur = nullptr;
+		}
+		if (!g.err.empty()) return;
+		// Everyone is done or parked at a barrier. Release complete warps first.
+		bool released = false, live = false;
+		for (unsigned w = 0; w < nwarps; w++) {
+			unsigned lo = w * 32, hi = lo + 32 < nthreads ? lo + 32 : nthreads;
+			bool all = true, any = false;
+			int line = -1;
+			for (unsigned t = lo; t < hi; t++) {
+				Fiber &f = g.fibers[t];
+				if (f.state == DONE) continue;
+				if (f.state != AT_WARP || (line >= 0 && f.line != line)) {
+					all = false;
+					break;
+				}
+				line = f.line;
+				any = true;
+			}
+			if (all && any) {
+				for (unsigned t = lo; t < hi; t++)
+					if (g.fibers[t].state == AT_WARP) g.fibers[t].state = RUNNABLE;
+				released = true;
+			}
+		}
+		if (released) continue;
+		int line = -1;
+		bool all = true;
+		for (unsigned t = 0; t < nthreads; t++) {
+			Fiber &f = g.fibers[t];
+			if (f.state == DONE) continue;
+			live = true;
+			if (f.state != AT_BLOCK) {
+				all = false;
+				continue;
+			}
+			if (line >= 0 && f.line != line) {
+				fail("divergent __syncthreads: threads wait at lines " + std::to_string(line) + " and " +
+				     std::to_string(f.line));
+				return;
+			}
+			line = f.line;
+		}
+		if (!live) return;
+		if (!all) {
+			fail("deadlock: some threads wait at a block barrier, others at a warp barrier");
+			return;
+		}
+		for (unsigned t = 0; t < nthreads; t++)
+			if (g.fibers[t].state == AT_BLOCK) g.fibers[t].state = RUNNABLE;
+	}
+}
+
+// launch runs a grid. Returns the first error, or an empty string.
+inline std::string launch(Invoke inv, bool nosync, dim3 grid, dim3 block, size_t smem, void **args) {
+	g.err.clear();
+	g.invoke = inv;
+	g.args = args;
+	g.gridDim = grid;
+	g.blockDim = block;
+	unsigned nthreads = block.x * block.y * block.z;
+	if (nthreads == 0 || nthreads > 1024) return "emu: block of " + std::to_string(nthreads) + " threads";
+	if (grid.x == 0 || grid.y == 0 || grid.z == 0) return "";
+	std::vector<float> sm((smem + 3) / 4 + 1);
+	std::vector<uint64_t> sh(nthreads);
+	g.shfl = sh.data();
+	for (unsigned z = 0; z < grid.z; z++)
+		for (unsigned y = 0; y < grid.y; y++)
+			for (unsigned x = 0; x < grid.x; x++) {
+				g.blockIdx = {x, y, z};
+				// Shared memory starts as NaN: a read of a slot nobody wrote poisons the result.
+				for (auto &v : sm) v = NAN;
+				g.smem = sm.data();
+				run_block(nthreads, nosync);
+				if (!g.err.empty()) return g.err;
+			}
+	return "";
+}
+
+// Warp shuffles: every lane publishes its value, the warp meets at a barrier, each lane
+// reads its source lane's slot, and the warp meets again before the slots are reused.
+template <class T>
+inline T shfl(T v, int src_lane, int line) {
+	static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
+	uint64_t bits = 0;
+	std::memcpy(&bits, &v, sizeof(T));
+	g.shfl[g.tid] = bits;
+	wait(AT_WARP, line);
+	unsigned base = g.tid & ~31u;
+	unsigned src = base + (unsigned)src_lane;
+	unsigned n = g.blockDim.x * g.blockDim.y * g.blockDim.z;
+	T out = v;
+	if (src < n) std::memcpy(&out, &g.shfl[src], sizeof(T));
+	else fail("warp shuffle reads lane " + std::to_string(src_lane) + " past the block");
+	wait(AT_WARP, line);
+	return out;
+}
+
+} // namespace tjemu
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static thread_local
+
+#define threadIdx (tjemu::g.threadIdx)
+#define blockIdx (tjemu::g.blockIdx)
+#define blockDim (tjemu::g.blockDim)
+#define gridDim (tjemu::g.gridDim)
+#define warpSize 32
+
+#define __syncthreads() tjemu::wait(tjemu::AT_BLOCK, __LINE__)
+#define __syncwarp(...) tjemu::wait(tjemu::AT_WARP, __LINE__)
+#define __shfl_sync(mask, v, lane, ...) tjemu::shfl((v), (int)(lane) & 31, __LINE__)
+#define __shfl_xor_sync(mask, v, m, ...) tjemu::shfl((v), (int)((tjemu::g.tid & 31) ^ (unsigned)(m)), __LINE__)
+#define __shfl_down_sync(mask, v, d, ...)                                                                   \
+	tjemu::shfl((v), (int)((tjemu::g.tid & 31) + (unsigned)(d) < 32 ? (tjemu::g.tid & 31) + (unsigned)(d) \
+	                                                                 : (tjemu::g.tid & 31)),              \
+	            __LINE__)
+
+// Dynamic shared memory: `extern __shared__ T name[]` is spelled TJ_SMEM(T, name).
+#define TJ_SMEM(T, name) T *name = (T *)tjemu::g.smem
+
+// One block runs at a time per OS thread, and fibers switch only at barriers, so a plain
+// read-modify-write is atomic here.
+inline float atomicAdd(float *p, float v) {
+	float old = *p;
+	*p = old + v;
+	return old;
+}
+inline double atomicAdd(double *p, double v) {
+	double old = *p;
+	*p = old + v;
+	return old;
+}
+
+inline float __int_as_float(int i) {
+	float f;
+	std::memcpy(&f, &i, 4);
+	return f;
+}
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
