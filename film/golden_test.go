@@ -9,7 +9,6 @@ import (
 	"github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn"
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
 
 // TestGoldenGuidanceTiny checks forward and backward against the PyTorch reference
@@ -30,8 +29,10 @@ func TestGoldenGuidanceTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range runs {
-		t.Run(r.Name, func(t *testing.T) { guidanceGolden(t, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
+	for _, e := range golden.Engines() {
+		for _, r := range runs {
+			t.Run(golden.EngineName(e)+"/"+r.Name, func(t *testing.T) { guidanceGolden(t, e, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
+		}
 	}
 }
 
@@ -48,8 +49,7 @@ type guidanceConfig struct {
 
 // guidanceGolden runs one variant: io.npz keys under prefix pre, weights ws. Parameter
 // gradients are checked only where the fixture stores them.
-func guidanceGolden(t *testing.T, z *npy.NPZ, pre string, ws map[string][]float32, shapes map[string][]int, gc guidanceConfig) {
-	e := cpu.New()
+func guidanceGolden(t *testing.T, e nn.Engine, z *npy.NPZ, pre string, ws map[string][]float32, shapes map[string][]int, gc guidanceConfig) {
 	bank, err := New(e, Config{VLMDim: gc.VLMDim, Width: gc.EmbedDim, Hidden: gc.Hidden, NumBlocks: gc.Depth})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/nn/cuda"
 )
 
 // Every uncleared tensor (Engine.Empty) starts as NaN in these tests, so a kernel that
@@ -15,6 +16,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	if b := flag.Lookup("test.bench"); b == nil || b.Value.String() == "" {
 		cpu.PoisonEmpty = true
+		cuda.PoisonEmpty = true
 	}
 	os.Exit(m.Run())
 }

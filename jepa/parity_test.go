@@ -10,7 +10,6 @@ import (
 	fixture "github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn"
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
 
 // golden is one fixture case of testdata/golden (tools/reference/README.md).
@@ -141,14 +140,15 @@ const outTol, gradTol = 1e-5, 1e-4
 func TestEncoderGolden(t *testing.T) {
 	for _, name := range []string{"encoder_tiny", "encoder_hd80", "encoder_outlayers"} {
 		t.Run(name, func(t *testing.T) {
-			e := cpu.New()
 			g := loadGolden(t, name)
 			cfg, err := arch.ParseEncoder(g.config)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range g.variants(t) {
-				t.Run(v.name, func(t *testing.T) { encoderGolden(t, e, g, cfg, v) })
+			for _, e := range fixture.Engines() {
+				for _, v := range g.variants(t) {
+					t.Run(fixture.EngineName(e)+"/"+v.name, func(t *testing.T) { encoderGolden(t, e, g, cfg, v) })
+				}
 			}
 		})
 	}
@@ -202,14 +202,15 @@ func encoderGolden(t *testing.T, e nn.Engine, g *golden, cfg arch.EncoderConfig,
 }
 
 func TestVJEPAPredictorGolden(t *testing.T) {
-	e := cpu.New()
 	g := loadGolden(t, "vjepa_predictor_tiny")
 	cfg, err := arch.ParsePredictor(g.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range g.variants(t) {
-		t.Run(v.name, func(t *testing.T) { vjepaPredictorGolden(t, e, g, cfg, v) })
+	for _, e := range fixture.Engines() {
+		for _, v := range g.variants(t) {
+			t.Run(fixture.EngineName(e)+"/"+v.name, func(t *testing.T) { vjepaPredictorGolden(t, e, g, cfg, v) })
+		}
 	}
 }
 
@@ -256,14 +257,15 @@ func vjepaPredictorGolden(t *testing.T, e nn.Engine, g *golden, cfg arch.Predict
 func TestThinkPredictorGolden(t *testing.T) {
 	for _, name := range []string{"thinkjepa_predictor_tiny", "thinkjepa_predictor_causal"} {
 		t.Run(name, func(t *testing.T) {
-			e := cpu.New()
 			g := loadGolden(t, name)
 			cfg, err := arch.ParseThink(g.config)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range g.variants(t) {
-				t.Run(v.name, func(t *testing.T) { thinkPredictorGolden(t, e, g, cfg, v) })
+			for _, e := range fixture.Engines() {
+				for _, v := range g.variants(t) {
+					t.Run(fixture.EngineName(e)+"/"+v.name, func(t *testing.T) { thinkPredictorGolden(t, e, g, cfg, v) })
+				}
 			}
 		})
 	}

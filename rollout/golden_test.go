@@ -8,7 +8,7 @@ import (
 
 	"github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/nn"
 )
 
 // TestGoldenHeadTiny checks forward and backward against the PyTorch reference
@@ -29,8 +29,10 @@ func TestGoldenHeadTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range runs {
-		t.Run(r.Name, func(t *testing.T) { headGolden(t, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
+	for _, e := range golden.Engines() {
+		for _, r := range runs {
+			t.Run(golden.EngineName(e)+"/"+r.Name, func(t *testing.T) { headGolden(t, e, c.IO, r.Prefix, r.Weights, c.Shapes, gc) })
+		}
 	}
 }
 
@@ -45,8 +47,7 @@ type headConfig struct {
 
 // headGolden runs one variant: io.npz keys under prefix pre, weights ws. Parameter
 // gradients are checked only where the fixture stores them.
-func headGolden(t *testing.T, z *npy.NPZ, pre string, ws map[string][]float32, shapes map[string][]int, gc headConfig) {
-	e := cpu.New()
+func headGolden(t *testing.T, e nn.Engine, z *npy.NPZ, pre string, ws map[string][]float32, shapes map[string][]int, gc headConfig) {
 	h, err := NewHead(e, HeadConfig{Dim: gc.EmbedDim, Hidden: gc.EmbedDim, Heads: gc.Heads, Joints: gc.Joints})
 	if err != nil {
 		t.Fatal(err)

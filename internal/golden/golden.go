@@ -10,8 +10,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+	"github.com/thinkjepa/thinkjepa/nn/cuda"
 	"github.com/thinkjepa/thinkjepa/weights"
 )
 
@@ -156,3 +160,10 @@ func (lv *LowVar) Apply(vals map[string][]float32) (map[string][]float32, error)
 	}
 	return out, nil
 }
+
+// Engines are the engines every parity test runs on: the CPU engine and the CUDA engine
+// on its CPU emulator (nn/cuda), so each PyTorch fixture also checks the CUDA kernels.
+func Engines() []nn.Engine { return []nn.Engine{cpu.New(), cuda.NewEmu()} }
+
+// EngineName is e's name as a subtest name ("cpu_openblas", "cuda_emu").
+func EngineName(e nn.Engine) string { return strings.ReplaceAll(e.Name(), "/", "_") }
