@@ -13,7 +13,7 @@ DEB_REF   := python3-torch
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR  ?= demo-out
 
-.PHONY: all deps deps-ref build test demo bench lint clean purego
+.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check
 
 all: build
 
@@ -51,3 +51,30 @@ lint:
 
 clean:
 	rm -rf bin $(DEMO_DIR)
+
+# ---- CUDA (nn/cuda) ----
+# The CUDA 11.8 pieces come from Debian's contrib/non-free, fetched into a cache directory
+# by scripts/cuda-toolkit.sh (the system's apt sources stay as they are).
+CUDA_KERNELS := nn/cuda/kernels
+CUDA_PTX     := nn/cuda/ptx
+
+# Regenerates the committed PTX (compute_80 for A100-class GPUs, compute_90 for H100/H200)
+# and the hash of the sources it came from; `make test` fails while the PTX is stale.
+ptx:
+	@root=$$(scripts/cuda-toolkit.sh) && mkdir -p $(CUDA_PTX) && \
+	for a in 80 90; do \
+		$$root/bin/nvcc -arch=compute_$$a -ptx $(CUDA_KERNELS)/all.cu -o $(CUDA_PTX)/kernels.sm_$$a.ptx || exit 1; \
+	done && scripts/ptx-hash.sh > $(CUDA_PTX)/SOURCES.sha256 && \
+	echo "PTX for sources $$(cat $(CUDA_PTX)/SOURCES.sha256) in $(CUDA_PTX)"
+
+# What CI checks of the GPU path without a GPU: ptxas assembles the committed PTX for
+# sm_80 and sm_90, and the cuda-tagged build compiles against CUDA's headers (no libcuda
+# or cuBLAS is linked: both are loaded at run time).
+cuda-check:
+	@root=$$(scripts/cuda-toolkit.sh) && tmp=$$(mktemp -d) && \
+	for a in 80 90; do \
+		$$root/bin/ptxas -arch=sm_$$a $(CUDA_PTX)/kernels.sm_$$a.ptx -o $$tmp/k.cubin || exit 1; \
+		echo "ptxas sm_$$a: $$(grep -c '^.visible .entry' $(CUDA_PTX)/kernels.sm_$$a.ptx) kernels assembled"; \
+	done && rm -rf $$tmp && \
+	CGO_CFLAGS="-I$$root/usr/include" $(GO) vet -tags cuda ./nn/cuda/ ./cmd/... && \
+	CGO_CFLAGS="-I$$root/usr/include" $(GO) build -tags cuda -o /dev/null ./cmd/thinkjepa && echo "cuda-tagged build: ok"
