@@ -5,9 +5,9 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/thinkjepa/thinkjepa/internal/golden"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
-	"github.com/thinkjepa/thinkjepa/nn/cuda"
 )
 
 // allGrads returns every parameter gradient of m on the host.
@@ -69,7 +69,7 @@ func worst(per map[string]float64) (string, float64) {
 // One forward + backward of the whole ThinkJEPA model (FiLM guidance, predictor, head,
 // losses) on the CUDA engine's emulator matches the CPU engine: every parameter gradient
 // within 1e-5 of the global gradient norm.
-func TestGradientsOnCUDAEmulatorMatchCPU(t *testing.T) {
+func TestGradientsOnCUDAEngineMatchCPU(t *testing.T) {
 	b, err := newMemSet(3, 11).Batch([]int{0, 1, 2})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,15 @@ func TestGradientsOnCUDAEmulatorMatchCPU(t *testing.T) {
 		return ls, allGrads(e, m)
 	}
 	lc, gc := grads(cpu.New())
-	le, ge := grads(cuda.NewEmu())
+	for _, e := range golden.Engines()[1:] {
+		t.Run(golden.EngineName(e), func(t *testing.T) {
+			le, ge := grads(e)
+			compareGrads(t, lc, gc, le, ge)
+		})
+	}
+}
+
+func compareGrads(t *testing.T, lc Losses, gc map[string][]float32, le Losses, ge map[string][]float32) {
 	if d := math.Abs(float64(le.Total - lc.Total)); !(d <= 1e-6*math.Abs(float64(lc.Total))) {
 		t.Errorf("loss %g on the emulator, %g on the CPU", le.Total, lc.Total)
 	}
@@ -100,7 +108,7 @@ func TestGradientsOnCUDAEmulatorMatchCPU(t *testing.T) {
 		}
 	}
 	wn, w := worst(per)
-	t.Logf("gradients, emulator vs CPU: all together %.2g relative; worst %s at %.2g of the global norm", total, wn, w)
+	t.Logf("gradients vs CPU: all together %.2g relative; worst %s at %.2g of the global norm", total, wn, w)
 }
 
 // Full training runs (dropout and drop path on, a separate FiLM optimiser group, gradient
@@ -108,7 +116,7 @@ func TestGradientsOnCUDAEmulatorMatchCPU(t *testing.T) {
 // path: the same losses, and parameters that agree to 1e-4 over the whole model. (Single
 // tensors can differ more: the key bias of attention has an exactly-zero true gradient,
 // so AdamW turns its rounding noise into lr-sized steps on either engine.)
-func TestTrainOnCUDAEmulatorMatchesCPU(t *testing.T) {
+func TestTrainOnCUDAEngineMatchesCPU(t *testing.T) {
 	cfg := LoopConfig{Seed: 7, Epochs: 2, BatchSize: 2, ClipNorm: 1, FilmLR: 3e-3}
 	trainSet, valSet := newMemSet(4, 11), newMemSet(2, 12)
 	run := func(e nn.Engine) map[string][]float32 {
@@ -120,11 +128,15 @@ func TestTrainOnCUDAEmulatorMatchesCPU(t *testing.T) {
 		}
 		return allParams(e, m)
 	}
-	want, got := run(cpu.New()), run(cuda.NewEmu())
-	per, total := diff(t, got, want, 0)
-	if !(total <= 1e-4) {
-		t.Errorf("parameters after training differ by %.3g (relative, whole model)", total)
+	want := run(cpu.New())
+	for _, e := range golden.Engines()[1:] {
+		t.Run(golden.EngineName(e), func(t *testing.T) {
+			per, total := diff(t, run(e), want, 0)
+			if !(total <= 1e-4) {
+				t.Errorf("parameters after training differ by %.3g (relative, whole model)", total)
+			}
+			wn, w := worst(per)
+			t.Logf("parameters after training, %s vs CPU: %.2g relative over the model; worst tensor %s at %.2g", e.Name(), total, wn, w)
+		})
 	}
-	wn, w := worst(per)
-	t.Logf("parameters after training, emulator vs CPU: %.2g relative over the model; worst tensor %s at %.2g", total, wn, w)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/thinkjepa/thinkjepa/internal/fsutil"
 	"github.com/thinkjepa/thinkjepa/jepa"
 	"github.com/thinkjepa/thinkjepa/nn"
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
 
 func init() {
@@ -33,6 +32,7 @@ func init() {
 			python := fs.String("python", "/usr/bin/python3", "Python interpreter with torch, for --pytorch")
 			script := fs.String("script", "tools/reference/bench.py", "the PyTorch benchmark script, for --pytorch")
 			jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+			dev := addDeviceFlags(fs)
 			vitl := fs.Bool("vitl-clip", false, "instead: one full ViT-L (vit_large) inference forward on a 16-frame 256² clip (random weights), reporting time and peak RSS")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
@@ -52,13 +52,17 @@ func init() {
 						return usageErrorf("unknown config %q (known: %s)", n, strings.Join(jepa.BenchConfigNames(), ", "))
 					}
 				}
+				e, err := dev.engine()
+				if err != nil {
+					return err
+				}
 				if *vitl {
-					return runVitLClip()
+					return runVitLClip(e)
 				}
 				if *repeats < 1 {
 					return usageErrorf("--repeats must be ≥ 1")
 				}
-				return runBench(names, ths, *repeats, *pytorch, *python, *script, *jsonOut)
+				return runBench(e, names, ths, *repeats, *pytorch, *python, *script, *jsonOut)
 			}
 		},
 	})
@@ -67,8 +71,7 @@ func init() {
 // benchResult maps "<config>.<workload>" → threads → seconds (bench.py's format).
 type benchResult map[string]map[string]float64
 
-func runBench(names []string, threads []int, repeats int, pytorch bool, python, script, jsonOut string) error {
-	e := cpu.New()
+func runBench(e nn.Engine, names []string, threads []int, repeats int, pytorch bool, python, script, jsonOut string) error {
 	goRes := benchResult{}
 	var keys []string
 	old := nn.Threads()
@@ -150,12 +153,11 @@ func runBench(names []string, threads []int, repeats int, pytorch bool, python, 
 
 // runVitLClip times one vit_large inference forward on a random 16×256×256 clip and
 // reports the process's peak resident memory (VmHWM).
-func runVitLClip() error {
+func runVitLClip(e nn.Engine) error {
 	cfg, err := arch.Lookup("vit_large")
 	if err != nil {
 		return err
 	}
-	e := cpu.New()
 	f, err := jepa.EncoderBench(e, cfg, 1)
 	if err != nil {
 		return err

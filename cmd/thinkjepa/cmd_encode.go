@@ -20,7 +20,6 @@ import (
 	"github.com/thinkjepa/thinkjepa/internal/progress"
 	"github.com/thinkjepa/thinkjepa/jepa"
 	"github.com/thinkjepa/thinkjepa/nn"
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 	"github.com/thinkjepa/thinkjepa/weights"
 )
 
@@ -31,6 +30,7 @@ func init() {
 		usage:   "--weights W --input (episode.hdf5 | clip.npz | frames.npy | DIR | manifest.json) --out OUT [flags]",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			o := encodeOpts{}
+			o.dev = addDeviceFlags(fs)
 			fs.StringVar(&o.weights, "weights", "", "checkpoint in thinkjepa format (from thinkjepa weights import or init); its config gives the architecture")
 			fs.StringVar(&o.input, "input", "", "an EgoDex episode .hdf5, a clip .npz, frames .npy ([T,H,W,3] uint8, or float32 with --no-preprocess), a directory of those, or a data manifest .json")
 			fs.StringVar(&o.out, "out", "", "output file for one input (.npy, or .npz with --split-clips); output directory for several")
@@ -69,6 +69,7 @@ func init() {
 }
 
 type encodeOpts struct {
+	dev                     *deviceFlags
 	weights, input, out     string
 	batch, frames           int
 	shard                   *shard
@@ -260,7 +261,10 @@ func runEncode(o encodeOpts) error {
 	for n, t := range src {
 		host[n] = jepa.HostTensor{Shape: t.Shape, Data: t.Data}
 	}
-	e := cpu.New()
+	e, err := o.dev.engine()
+	if err != nil {
+		return err
+	}
 	enc, err := jepa.NewEncoder(e, cfg)
 	if err != nil {
 		return err

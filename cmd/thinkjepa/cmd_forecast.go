@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 	"github.com/thinkjepa/thinkjepa/train"
 )
 
@@ -18,6 +17,7 @@ func init() {
 			feats := fs.String("features", "", "folder of per-clip V-JEPA feature files (default: DATA/../features)")
 			thinker := fs.String("thinker", "", "folder of thinker caches (default: DATA/../thinker; needed by guided models)")
 			out := fs.String("out", "", "prediction folder (required)")
+			dev := addDeviceFlags(fs)
 			shard := addShardFlag(fs, "forecast clips")
 			horizons := fs.String("horizons", "", "recursive models: comma-separated horizons in frames (default 4,8,16,32)")
 			batch := fs.Int("batch", 8, "clips per forward pass")
@@ -43,7 +43,11 @@ func init() {
 				if dc.Thinker == "" {
 					dc.Thinker = *clips + "/../thinker"
 				}
-				return train.Forecast(cpu.New(), train.ForecastOptions{Ckpt: *ckpt, Data: dc, Out: *out, Shard: shard.I, NumShards: shard.N,
+				e, err := dev.engine()
+				if err != nil {
+					return err
+				}
+				return train.Forecast(e, train.ForecastOptions{Ckpt: *ckpt, Data: dc, Out: *out, Shard: shard.I, NumShards: shard.N,
 					BatchSize: *batch, Horizons: hs, Model: *model})
 			}
 		},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/thinkjepa/thinkjepa/nn/cpu"
 	"github.com/thinkjepa/thinkjepa/train"
 )
 
@@ -23,6 +22,7 @@ func init() {
 			seed := fs.Uint64("seed", 0, "seed (overrides the config; recorded in every checkpoint)")
 			resume := fs.Bool("resume", true, "continue OUT/latest.safetensors when it exists")
 			overwrite := fs.Bool("overwrite", false, "discard an existing run in OUT (with -resume=false)")
+			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if len(args) > 0 {
 					return usageErrorf("unexpected arguments %v", args)
@@ -59,7 +59,11 @@ func init() {
 				if rc.Out == "" {
 					return usageErrorf("%s: \"out\" (the run folder) is empty: set it in the config or pass --out", *cfgPath)
 				}
-				if err := train.Train(cpu.New(), rc, *resume, *overwrite); err != nil {
+				e, err := dev.engine()
+				if err != nil {
+					return err
+				}
+				if err := train.Train(e, rc, *resume, *overwrite); err != nil {
 					return fmt.Errorf("train --config %s: %w", *cfgPath, err)
 				}
 				return nil

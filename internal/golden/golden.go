@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn"
@@ -162,8 +163,26 @@ func (lv *LowVar) Apply(vals map[string][]float32) (map[string][]float32, error)
 }
 
 // Engines are the engines every parity test runs on: the CPU engine and the CUDA engine
-// on its CPU emulator (nn/cuda), so each PyTorch fixture also checks the CUDA kernels.
-func Engines() []nn.Engine { return []nn.Engine{cpu.New(), cuda.NewEmu()} }
+// on its CPU emulator (nn/cuda), so each PyTorch fixture also checks the CUDA kernels;
+// with THINKJEPA_GPU_TESTS set (scripts/gpu-check.sh, in a binary built with -tags cuda)
+// also the CUDA engine on the GPU, with fp32 GEMMs (the fixtures' tolerances are fp32's).
+func Engines() []nn.Engine {
+	es := []nn.Engine{cpu.New(), cuda.NewEmu()}
+	if os.Getenv("THINKJEPA_GPU_TESTS") != "" {
+		gpuOnce.Do(func() { gpuEngine, gpuErr = cuda.New(cuda.Options{Precision: "fp32"}) })
+		if gpuErr != nil {
+			panic(fmt.Sprintf("THINKJEPA_GPU_TESTS is set but the GPU engine does not open: %v", gpuErr))
+		}
+		es = append(es, gpuEngine)
+	}
+	return es
+}
+
+var (
+	gpuOnce   sync.Once
+	gpuEngine *cuda.Engine
+	gpuErr    error
+)
 
 // EngineName is e's name as a subtest name ("cpu_openblas", "cuda_emu").
 func EngineName(e nn.Engine) string { return strings.ReplaceAll(e.Name(), "/", "_") }

@@ -27,7 +27,7 @@ type gemmArgs struct {
 type backend interface {
 	name() string
 	alloc(bytes int) uintptr
-	free(p uintptr)
+	free(p uintptr, bytes int)
 	upload(dst uintptr, src unsafe.Pointer, bytes int)
 	download(dst unsafe.Pointer, src uintptr, bytes int)
 	copyDD(dst, src uintptr, bytes int)

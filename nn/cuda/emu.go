@@ -44,7 +44,7 @@ func (*emu) alloc(bytes int) uintptr {
 	return uintptr(p)
 }
 
-func (*emu) free(p uintptr) { C.tj_free(C.uintptr_t(p)) }
+func (*emu) free(p uintptr, _ int) { C.tj_free(C.uintptr_t(p)) }
 
 func (*emu) upload(dst uintptr, src unsafe.Pointer, bytes int) {
 	if bytes > 0 {

@@ -58,7 +58,7 @@ func (e *Engine) newTensor(n int, shape []int) *nn.Tensor {
 	b := e.b
 	runtime.AddCleanup(t, func(bf *buf) {
 		if !bf.freed.Swap(true) {
-			b.free(bf.ptr)
+			b.free(bf.ptr, 4*bf.n)
 		}
 	}, bf)
 	return t
@@ -156,7 +156,7 @@ func (e *Engine) Free(t *nn.Tensor) {
 	}
 	bf := bufOf(t)
 	if !bf.freed.Swap(true) {
-		e.b.free(bf.ptr)
+		e.b.free(bf.ptr, 4*bf.n)
 	}
 	t.Dev = nil
 }
@@ -205,12 +205,13 @@ func (e *Engine) elementwise(kernel string, n int, args ...any) {
 
 // tmp is a scratch device buffer for host-side index arrays and workspaces.
 type tmp struct {
-	e   *Engine
-	ptr uintptr
+	e     *Engine
+	ptr   uintptr
+	bytes int
 }
 
 func (e *Engine) upload32(data unsafe.Pointer, n int) tmp {
-	t := tmp{e: e, ptr: e.b.alloc(4 * n)}
+	t := e.scratch(4 * n)
 	if n > 0 {
 		e.b.upload(t.ptr, data, 4*n)
 	}
@@ -231,7 +232,9 @@ func (e *Engine) float32s(v []float32) tmp {
 	return e.upload32(unsafe.Pointer(&v[0]), len(v))
 }
 
-func (t tmp) free()       { t.e.b.free(t.ptr) }
+func (e *Engine) scratch(bytes int) tmp { return tmp{e: e, ptr: e.b.alloc(bytes), bytes: bytes} }
+
+func (t tmp) free()       { t.e.b.free(t.ptr, t.bytes) }
 func (t tmp) dev() devptr { return devptr(t.ptr) }
 
 // ---- GEMMs ----
@@ -523,7 +526,7 @@ func (e *Engine) attentionBackward(dq, dk, dv, dOut, out, lse, q, k, v *nn.Tenso
 	g, o, l := p(dOut, nq, "attention dOut"), p(out, nq, "attention out"), p(lse, B*H*Nq, "attention lse")
 	qq, kk, vv := p(q, nq, "attention q"), p(k, nk, "attention k"), p(v, nk, "attention v")
 	rows := B * H * Nq
-	D := tmp{e: e, ptr: e.b.alloc(4 * rows)}
+	D := e.scratch(4 * rows)
 	defer D.free()
 	e.elementwise("tj_rowdot", rows, D.dev(), g, o, hd, i64(rows))
 	t := attnBwdTile(hd)
@@ -573,7 +576,7 @@ func checkPatch(T, Hh, Ww, tubelet, patch int) {
 func (e *Engine) im2col(video *nn.Tensor, B, T, Hh, Ww, tubelet, patch int) (tmp, int, int) {
 	N := (T / tubelet) * (Hh / patch) * (Ww / patch)
 	K := 3 * tubelet * patch * patch
-	cols := tmp{e: e, ptr: e.b.alloc(4 * B * N * K)}
+	cols := e.scratch(4 * B * N * K)
 	e.elementwise("tj_im2col3d", B*N*K, cols.dev(), p(video, B*3*T*Hh*Ww, "video"), T, Hh, Ww, tubelet, patch, i64(B*N*K))
 	return cols, N, K
 }
@@ -746,7 +749,7 @@ func (e *Engine) sqSum(a, b devptr, n int) float64 {
 		return 0
 	}
 	blocks := min((n+255)/256, 256)
-	part := tmp{e: e, ptr: e.b.alloc(8 * blocks)}
+	part := e.scratch(8 * blocks)
 	defer part.free()
 	e.launch("tj_sq_partial", dim3{blocks, 1, 1}, dim3{256, 1, 1}, 0, part.dev(), a, b, i64(n))
 	h := make([]float64, blocks)
