@@ -13,7 +13,7 @@ DEB_REF   := python3-torch
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR  ?= demo-out
 
-.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check
+.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check fuzz
 
 all: build
 
@@ -38,6 +38,13 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags noopenblas ./nn/... ./train/...
+	GO=$(GO) FUZZTIME=$(CI_FUZZTIME) ./scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME each (make test runs them for CI_FUZZTIME).
+CI_FUZZTIME ?= 6s
+FUZZTIME    ?= 60s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 demo: build
 	THINKJEPA_BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) ./scripts/demo.sh

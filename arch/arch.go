@@ -62,6 +62,12 @@ func (c EncoderConfig) Validate() error {
 	v.heads("embed_dim", c.EmbedDim, c.NumHeads, true)
 	v.multiple("img_size", c.ImgSize, "patch_size", c.PatchSize)
 	v.multiple("num_frames", c.NumFrames, "tubelet_size", c.TubeletSize)
+	if c.MLPHidden > maxConfigInt {
+		v.fail("mlp_hidden %d is implausibly large (at most %d)", c.MLPHidden, maxConfigInt)
+	}
+	if len(v) == 0 {
+		v.params(c.Depth, c.EmbedDim, c.Hidden())
+	}
 	for _, l := range c.OutLayers {
 		if l < 0 || l >= c.Depth {
 			v.fail("out_layers entry %d outside 0..%d", l, c.Depth-1)
@@ -102,6 +108,9 @@ func (c PredictorConfig) Validate() error {
 	v.positiveFloat("mlp_ratio", c.MLPRatio)
 	v.positiveFloat("norm_eps", c.NormEps)
 	v.heads("predictor_embed_dim", c.PredictorEmbedDim, c.NumHeads, false)
+	if len(v) == 0 {
+		v.params(c.Depth, c.PredictorEmbedDim, c.Hidden())
+	}
 	return v.err("predictor config")
 }
 
@@ -161,6 +170,12 @@ func (c ThinkPredictorConfig) Validate() error {
 		v.fail("drop_path_rate must be in [0, 1), got %g", c.DropPathRate)
 	}
 	v.heads("predictor_embed_dim", c.PredictorEmbedDim, c.NumHeads, true)
+	if c.QueryIndex > maxConfigInt {
+		v.fail("query_index %d is implausibly large", c.QueryIndex)
+	}
+	if len(v) == 0 {
+		v.params(c.Depth, c.PredictorEmbedDim, c.Hidden())
+	}
 	return v.err("thinkjepa predictor config")
 }
 
@@ -177,17 +192,44 @@ type checks []error
 
 func (v *checks) fail(format string, a ...any) { *v = append(*v, fmt.Errorf(format, a...)) }
 
+// Upper bounds on config values: far above any real model (ViT-g is 40 blocks of width
+// 1408), low enough that a corrupt or hostile config is refused before the sizes it
+// implies are multiplied, allocated or looped over.
+const (
+	maxConfigInt   = 1 << 20
+	maxDepth       = 1024
+	maxConfigFloat = 1 << 16
+	// maxParams bounds the parameter count a config may imply (8.6 G; V-JEPA 2 ViT-g is 1 G).
+	maxParams = 1 << 33
+)
+
 func (v *checks) positive(fs []field) {
 	for _, f := range fs {
+		limit := maxConfigInt
+		if f.name == "depth" {
+			limit = maxDepth
+		}
 		if f.v <= 0 {
 			v.fail("%s must be positive, got %d", f.name, f.v)
+		} else if f.v > limit {
+			v.fail("%s %d is implausibly large (at most %d)", f.name, f.v, limit)
 		}
 	}
 }
 
 func (v *checks) positiveFloat(name string, x float64) {
-	if x <= 0 {
+	switch {
+	case x <= 0:
 		v.fail("%s must be positive, got %g", name, x)
+	case !(x <= maxConfigFloat): // also NaN and +Inf
+		v.fail("%s %g is implausibly large or not a number (at most %d)", name, x, maxConfigFloat)
+	}
+}
+
+// params checks a block stack's implied parameter count, depth × 12·d² roughly.
+func (v *checks) params(depth, width, hidden int) {
+	if n := float64(depth) * (4*float64(width)*float64(width) + 2*float64(width)*float64(hidden)); n > maxParams {
+		v.fail("depth %d × width %d × mlp %d implies about %.3g parameters, more than %d", depth, width, hidden, n, int64(maxParams))
 	}
 }
 

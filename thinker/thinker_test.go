@@ -30,7 +30,7 @@ func vals(n int, off float32) []float32 {
 	return v
 }
 
-func gen(t *testing.T, dir, name string, o genOpts) string {
+func gen(t testing.TB, dir, name string, o genOpts) string {
 	t.Helper()
 	if o.layers == nil {
 		o.layers = make([]int64, o.L)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/weights"
@@ -134,6 +135,48 @@ func readCkpt(path string) (*weights.Checkpoint, *ckptConfig, error) {
 		return nil, nil, fmt.Errorf("%s: not a thinkjepa training checkpoint (config kind %q, %v)", path, cc.Kind, err)
 	}
 	return c, &cc, nil
+}
+
+// checkCkptFits refuses a checkpoint whose stored config asks for more parameters than
+// the checkpoint holds, before BuildModel allocates them: the config is read from the
+// file, and a corrupt width or depth must be an error, not an out-of-memory kill. The
+// counts are lower bounds of what each part allocates, so a real checkpoint always fits.
+func checkCkptFits(c *weights.Checkpoint, rc *RunConfig, dims Dims) error {
+	var pred, film, head float64
+	for name, t := range c.Tensors {
+		n := float64(len(t.Data))
+		switch {
+		case strings.HasPrefix(name, weights.PrefixThinkJEPA+"guidance_"):
+			film += n
+		case strings.HasPrefix(name, weights.PrefixThinkJEPA):
+			pred += n
+		case strings.HasPrefix(name, weights.PrefixTrajectHead):
+			head += n
+		}
+	}
+	p := rc.Predictor
+	d, hd := float64(p.PredictorEmbedDim), float64(rc.Head.Hidden)
+	if hd == 0 {
+		hd = float64(p.EmbedDim)
+	}
+	for _, part := range []struct {
+		what        string
+		need, store float64
+	}{
+		{"predictor (depth × 4·predictor_embed_dim²)", float64(p.Depth) * 4 * d * d, pred},
+		{"trajectory head (hidden × embed_dim + 2·hidden²)", hd*float64(p.EmbedDim) + 2*hd*hd, head},
+	} {
+		if part.need > part.store {
+			return fmt.Errorf("run config asks for at least %.0f %s parameters but the checkpoint holds %.0f: corrupt config?", part.need, part.what, part.store)
+		}
+	}
+	if rc.Mode.Guided() {
+		if need := 2 * d * float64(dims.VLMDim); need > film || float64(rc.Film.Hidden) > film {
+			return fmt.Errorf("run config asks for a guidance bank of at least %.0f parameters (vlm_dim %d, film hidden %d) but the checkpoint holds %.0f: corrupt config?",
+				need, dims.VLMDim, rc.Film.Hidden, film)
+		}
+	}
+	return nil
 }
 
 func loadInto(e nn.Engine, c *weights.Checkpoint, path, key string, dst *nn.Tensor, shape []int) error {

@@ -323,12 +323,15 @@ func lenOf(fs *FileSet) int {
 // LoadModel rebuilds a trained model from a training checkpoint (its stored run
 // config) and loads its weights.
 func LoadModel(e nn.Engine, ckpt string) (*Model, *RunConfig, error) {
-	_, cc, err := readCkpt(ckpt)
+	c0, cc, err := readCkpt(ckpt)
 	if err != nil {
 		return nil, nil, err
 	}
 	rc, err := ParseRunConfig(cc.Run)
 	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
+	}
+	if err := checkCkptFits(c0, rc, cc.Dims); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", ckpt, err)
 	}
 	m, err := BuildModel(e, rc, cc.Dims)

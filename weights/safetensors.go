@@ -130,7 +130,11 @@ func ReadSafetensors(path string) (*File, error) {
 		if b < 0 || en < b || en > dataLen {
 			return nil, fmt.Errorf("%s: tensor %q: data offsets [%d,%d) outside the %d data bytes (truncated file?)", path, name, b, en, dataLen)
 		}
-		if want := int64(numel(e.Shape)) * int64(es); en-b != want {
+		want, err := npy.DataBytes(e.Shape, es) // overflow-checked: a wrapped count could match
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
+		}
+		if en-b != want {
 			return nil, fmt.Errorf("%s: tensor %q: %d bytes for shape %v %s, expected %d", path, name, en-b, e.Shape, e.DType, want)
 		}
 		entries[name] = e

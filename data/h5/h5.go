@@ -159,6 +159,12 @@ func dsInfo(path, name string, ds *hdf5.Dataset) ([]int, DType, error) {
 	return shape, DType{Float: dt.Class() == hdf5.T_FLOAT, Size: int(dt.Size())}, nil
 }
 
+// Bounds on what ReadFloat32 allocates from a file's declared shape.
+const (
+	maxElements  = 1 << 34
+	smallDataset = 64 << 20
+)
+
 // ReadFloat32 reads a whole numeric dataset converted to float32, with its shape and
 // stored type. Integer and float storage are both converted by libhdf5.
 func (f *File) ReadFloat32(name string) ([]float32, []int, DType, error) {
@@ -173,9 +179,17 @@ func (f *File) ReadFloat32(name string) ([]float32, []int, DType, error) {
 	if err != nil {
 		return nil, nil, dt, err
 	}
+	// The shape comes from the file: check it before allocating. Stored bytes bound the
+	// real size (deflate expands at most ~1032×); small datasets may be all fill value.
 	n := 1
 	for _, d := range shape {
+		if d < 0 || (d > 0 && n > maxElements/d) {
+			return nil, nil, dt, fmt.Errorf("%s: dataset %q: shape %v is implausibly large (over %d elements)", f.path, name, shape, maxElements)
+		}
 		n *= d
+	}
+	if stored := int64(C.h5go_storage_size(C.hid_t(ds.ID()))); int64(n)*4 > smallDataset && int64(n)*4 > 1100*stored {
+		return nil, nil, dt, fmt.Errorf("%s: dataset %q: shape %v needs %d bytes but the file stores only %d for it (truncated or corrupt file?)", f.path, name, shape, int64(n)*4, stored)
 	}
 	out := make([]float32, n)
 	if n == 0 {

@@ -102,3 +102,31 @@ int h5go_attr_name(hid_t loc, int idx, char *buf, size_t n) {
 int h5go_read_float(hid_t ds, float *buf) {
 	return H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
 }
+
+// h5go_storage_size is the number of bytes the dataset occupies in the file (0 when its
+// chunks were never written).
+long long h5go_storage_size(hid_t ds) {
+	return (long long)H5Dget_storage_size(ds);
+}
+
+// h5go_create_unwritten creates a chunked float32 dataset of the given dims and writes
+// nothing: its declared size has no storage behind it, as a writer killed before its data
+// leaves it.
+int h5go_create_unwritten(hid_t file, const char *name, int rank, const unsigned long long *dims) {
+	hsize_t d[32], c[32];
+	if (rank < 1 || rank > 32) return -1;
+	for (int i = 0; i < rank; i++) {
+		d[i] = dims[i];
+		c[i] = dims[i] < 16 ? (dims[i] ? dims[i] : 1) : 16;
+	}
+	hid_t sp = H5Screate_simple(rank, d, NULL);
+	if (sp < 0) return -1;
+	hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(pl, rank, c);
+	hid_t ds = H5Dcreate2(file, name, H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+	H5Pclose(pl);
+	H5Sclose(sp);
+	if (ds < 0) return -1;
+	H5Dclose(ds);
+	return 0;
+}

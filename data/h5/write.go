@@ -126,6 +126,27 @@ func (w *Writer) WriteFloat32(name string, data []float32, shape ...int) error {
 	return nil
 }
 
+// CreateUnwritten creates a chunked float32 dataset of the given shape and writes no data,
+// so its declared size has no storage behind it (what a writer killed mid-file leaves).
+// For test fixtures of readers that must not trust declared sizes.
+func (w *Writer) CreateUnwritten(name string, shape ...int) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if err := w.ensureGroups(name); err != nil {
+		return err
+	}
+	dims := make([]C.ulonglong, len(shape))
+	for i, d := range shape {
+		dims[i] = C.ulonglong(d)
+	}
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if len(dims) == 0 || C.h5go_create_unwritten(C.hid_t(w.f.ID()), cn, C.int(len(dims)), &dims[0]) != 0 {
+		return fmt.Errorf("%s: create dataset %q of shape %v failed", w.path, name, shape)
+	}
+	return nil
+}
+
 // StringAttr writes a scalar string attribute on the root group, variable-length UTF-8
 // (as h5py writes Python str) or fixed-length null-padded (as h5py writes numpy bytes).
 func (w *Writer) StringAttr(name, value string, fixed bool) error {

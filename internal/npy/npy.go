@@ -65,8 +65,29 @@ func NumElements(shape []int) int {
 	return n
 }
 
+// rawOK reports whether Raw holds exactly Len() elements of size bytes, so the typed
+// accessors never index past it (an Array built by hand may be inconsistent).
+func (a *Array) rawOK(size int) error {
+	switch a.DType {
+	case Float16, Float32, Float64, Uint8, Int8, Bool, Int16, Int32, Int64, Uint16, Uint32, Uint64:
+	default:
+		return nil // not numeric: the accessor's own dtype check answers
+	}
+	want, err := DataBytes(a.Shape, size)
+	if err != nil {
+		return err
+	}
+	if int64(len(a.Raw)) != want {
+		return fmt.Errorf("npy: %d data bytes for shape %v of %s, expected %d", len(a.Raw), a.Shape, a.DType, want)
+	}
+	return nil
+}
+
 // Float32s converts any numeric array to float32 (float16 and float64 included).
 func (a *Array) Float32s() ([]float32, error) {
+	if err := a.rawOK(a.DType.Size()); err != nil {
+		return nil, err
+	}
 	n := a.Len()
 	out := make([]float32, n)
 	b := a.Raw
@@ -98,6 +119,9 @@ func (a *Array) Float32s() ([]float32, error) {
 // Float64s converts any numeric array to float64.
 func (a *Array) Float64s() ([]float64, error) {
 	if a.DType == Float64 {
+		if err := a.rawOK(8); err != nil {
+			return nil, err
+		}
 		out := make([]float64, a.Len())
 		for i := range out {
 			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(a.Raw[8*i:]))
@@ -117,6 +141,9 @@ func (a *Array) Float64s() ([]float64, error) {
 
 // Int64s converts an integer or boolean array to int64.
 func (a *Array) Int64s() ([]int64, error) {
+	if err := a.rawOK(a.DType.Size()); err != nil {
+		return nil, err
+	}
 	n := a.Len()
 	out := make([]int64, n)
 	b := a.Raw
@@ -393,7 +420,6 @@ func Read(r io.Reader) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := NumElements(shape)
 	size := dt.Size()
 	if strings.HasPrefix(string(dt), "<U") || strings.HasPrefix(string(dt), "|S") {
 		size = itemSize(dt)
@@ -401,22 +427,76 @@ func Read(r io.Reader) (*Array, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("%w: dtype %q has no fixed size", ErrFormat, descr)
 	}
-	want := int64(n) * int64(size)
-	if want > 1<<40 {
-		return nil, fmt.Errorf("%w: shape %v is implausibly large", ErrFormat, shape)
+	want, err := DataBytes(shape, size)
+	if err != nil {
+		return nil, err
 	}
-	raw := make([]byte, want)
-	if _, err := io.ReadFull(br, raw); err != nil {
+	raw, err := readData(br, want)
+	if err != nil {
 		return nil, fmt.Errorf("%w: data truncated: want %d bytes for shape %v of %s: %v", ErrFormat, want, shape, dt, err)
 	}
 	return &Array{DType: dt, Shape: shape, Raw: raw}, nil
 }
 
+// MaxArrayBytes bounds one array's data: a header asking for more is an error before
+// anything is allocated.
+const MaxArrayBytes = 1 << 40
+
+// DataBytes is the byte size of an array of shape with size-byte elements, or an error
+// when a dimension is negative or the product exceeds MaxArrayBytes (never an overflow).
+func DataBytes(shape []int, size int) (int64, error) {
+	n := int64(size)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("%w: negative dimension in shape %v", ErrFormat, shape)
+		}
+		if d == 0 {
+			return 0, nil
+		}
+	}
+	for _, d := range shape {
+		if n > MaxArrayBytes/int64(d) {
+			return 0, fmt.Errorf("%w: shape %v of %d-byte elements is implausibly large (over %d bytes)", ErrFormat, shape, size, int64(MaxArrayBytes))
+		}
+		n *= int64(d)
+	}
+	return n, nil
+}
+
+// readData reads exactly n bytes. Small arrays are allocated at once; a large one grows
+// with the data actually read, so a header that lies about the size costs no more memory
+// than the file holds.
+func readData(r io.Reader, n int64) ([]byte, error) {
+	const direct = 64 << 20
+	if n <= direct {
+		buf := make([]byte, n)
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	buf := make([]byte, 0, direct)
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), min(n, 2*int64(cap(buf))))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
 func itemSize(d DType) int {
 	s := string(d)
 	n, err := strconv.Atoi(s[2:])
-	if err != nil {
-		return 0
+	if err != nil || n <= 0 || n > 1<<20 {
+		return 0 // no string element is a mebibyte long; refuse rather than overflow
 	}
 	if strings.HasPrefix(s, "<U") {
 		return 4 * n
