@@ -23,6 +23,42 @@ extern const int nplanted;
 
 static thread_local std::string last_err;
 
+#if defined(__x86_64__)
+// tj_emu_switch(save_sp, load_sp): pushes the callee-saved registers and the floating-point
+// control state, stores the stack pointer in *save_sp, switches to load_sp and pops the
+// same frame from there (see tjemu::init_fiber for the frame of a fiber not yet started).
+__asm__(R"(
+	.text
+	.globl tj_emu_switch
+	.type tj_emu_switch, @function
+tj_emu_switch:
+	pushq %rbp
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	subq $8, %rsp
+	stmxcsr (%rsp)
+	fnstcw 4(%rsp)
+	movq %rsp, (%rdi)
+	movq %rsi, %rsp
+	ldmxcsr (%rsp)
+	fldcw 4(%rsp)
+	addq $8, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	ret
+	.size tj_emu_switch, .-tj_emu_switch
+	.section .note.GNU-stack,"",@progbits
+	.text
+)");
+#endif
+
 extern "C" int tj_emu_find(int planted, const char *name) {
 	const tjemu::Entry *t = planted ? tjk_planted::planted : kernels;
 	int n = planted ? tjk_planted::nplanted : (int)(sizeof(kernels) / sizeof(kernels[0]));

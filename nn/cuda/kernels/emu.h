@@ -5,7 +5,7 @@
 // __global__/__device__/__shared__, __syncthreads, __syncwarp, warp shuffles and atomicAdd.
 //
 // How a launch runs: the blocks of the grid run one after another on the calling OS
-// thread. The threads of a block run as fibers (ucontext): thread 0 runs until it reaches
+// thread. The threads of a block run as fibers: thread 0 runs until it reaches
 // a barrier, then thread 1, and so on; when every live thread waits at the barrier they
 // are all released and run on, again in thread order. The order is deterministic, and it
 // is the order that exposes a missing barrier: thread 0 always runs ahead of the others,
@@ -26,8 +26,10 @@
 #include <cstring>
 #include <string>
 #include <vector>
-#include <ucontext.h>
 #include <sys/mman.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 struct dim3 {
 	unsigned x, y, z;
@@ -41,8 +43,23 @@ namespace tjemu {
 
 enum State { NEW, RUNNABLE, AT_BLOCK, AT_WARP, DONE };
 
+// Context switches: on x86-64 a few instructions of our own (tj_emu_switch in emu.cc:
+// callee-saved registers, the stack pointer, MXCSR and the x87 control word), about 50×
+// cheaper than swapcontext, which makes a sigprocmask system call every time; elsewhere
+// ucontext.
+#if defined(__x86_64__)
+extern "C" void tj_emu_switch(void **save_sp, void *load_sp);
+struct Context {
+	void *sp = nullptr;
+};
+#else
+struct Context {
+	ucontext_t uc;
+};
+#endif
+
 struct Fiber {
-	ucontext_t ctx;
+	Context ctx;
 	State state = NEW;
 	int line = 0;
 	char *stack = nullptr;
@@ -56,7 +73,7 @@ struct Ctx {
 	dim3 blockDim, gridDim;
 	unsigned tid = 0;       // linear thread index in the block
 	Fiber *cur = nullptr;   // nullptr: running without fibers (barrier-free kernel)
-	ucontext_t sched;       // the scheduler's context
+	Context sched;          // the scheduler's context
 	Invoke invoke = nullptr;
 	void **args = nullptr;
 	void *smem = nullptr;   // dynamic shared memory of the current block
@@ -74,10 +91,45 @@ inline void fail(const std::string &msg) {
 	if (g.err.empty()) g.err = msg;
 }
 
+inline void switch_to(Context &save, Context &load) {
+#if defined(__x86_64__)
+	tj_emu_switch(&save.sp, load.sp);
+#else
+	swapcontext(&save.uc, &load.uc);
+#endif
+}
+
 inline void fiber_main() {
 	g.invoke(g.args);
 	g.cur->state = DONE;
-	swapcontext(&g.cur->ctx, &g.sched);
+	switch_to(g.cur->ctx, g.sched);
+	std::abort(); // a finished fiber is never resumed
+}
+
+// init_fiber prepares f to start in fiber_main on its own stack.
+inline void init_fiber(Fiber &f) {
+#if defined(__x86_64__)
+	// The frame tj_emu_switch pops: MXCSR + x87 control word (8 bytes), r15 r14 r13 r12 rbx
+	// rbp, then the return address fiber_main, above it a zero as fiber_main's own return
+	// address so that it starts with the stack aligned as after a call.
+	uint64_t *top = (uint64_t *)((uintptr_t)(f.stack + kStack) & ~(uintptr_t)15);
+	uint64_t *sp = top;
+	*--sp = 0;
+	*--sp = (uint64_t)(uintptr_t)&fiber_main;
+	for (int i = 0; i < 6; i++) *--sp = 0;
+	uint32_t mxcsr;
+	uint16_t fcw;
+	__asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+	__asm__ volatile("fnstcw %0" : "=m"(fcw));
+	*--sp = (uint64_t)mxcsr | ((uint64_t)fcw << 32);
+	f.ctx.sp = sp;
+#else
+	getcontext(&f.ctx.uc);
+	f.ctx.uc.uc_stack.ss_sp = f.stack;
+	f.ctx.uc.uc_stack.ss_size = kStack;
+	f.ctx.uc.uc_link = nullptr;
+	makecontext(&f.ctx.uc, fiber_main, 0);
+#endif
 }
 
 // wait parks the current fiber at a barrier (block- or warp-wide) until the scheduler
@@ -89,7 +141,7 @@ inline void wait(State s, int line) {
 	}
 	g.cur->state = s;
 	g.cur->line = line;
-	swapcontext(&g.cur->ctx, &g.sched);
+	switch_to(g.cur->ctx, g.sched);
 }
 
 inline void set_thread(unsigned t) {
@@ -127,18 +179,14 @@ inline void run_block(unsigned nthreads, bool nosync) {
 		for (unsigned t = 0; t < nthreads; t++) {
 			Fiber &f = g.fibers[t];
 			if (f.state == NEW) {
-				getcontext(&f.ctx);
-				f.ctx.uc_stack.ss_sp = f.stack;
-				f.ctx.uc_stack.ss_size = kStack;
-				f.ctx.uc_link = nullptr;
-				makecontext(&f.ctx, fiber_main, 0);
+				init_fiber(f);
 			} else if (f.state != RUNNABLE) {
 				continue;
 			}
 			set_thread(t);
 			g.cur = &f;
 			f.state = RUNNABLE;
-			swapcontext(&g.sched, &f.ctx);
+			switch_to(g.sched, f.ctx);
 			g.cur = nullptr;
 		}
 		if (!g.err.empty()) return;
