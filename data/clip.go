@@ -76,8 +76,10 @@ func (c *Clip) WriteNPZ(path string) error {
 	}
 	w.Add("frame_indices", npy.FromInt64(idx, c.T))
 	w.Add("past", npy.FromInt64([]int64{int64(c.Past)}))
-	for k, v := range map[string]string{"instruction": c.Instruction, "dataset": c.Dataset, "split": c.Split, "task": c.Task, "episode": c.Episode} {
-		w.Add(k, npy.FromString(v))
+	// A fixed member order (not a map's): the same clip is the same bytes, so a rerun after
+	// a kill can be checked byte for byte.
+	for _, kv := range [][2]string{{"instruction", c.Instruction}, {"dataset", c.Dataset}, {"split", c.Split}, {"task", c.Task}, {"episode", c.Episode}} {
+		w.Add(kv[0], npy.FromString(kv[1]))
 	}
 	w.Add("intrinsics", npy.FromFloat32(c.Intrinsics[:], 3, 3))
 	// The slot order travels with the data so a reader never has to guess it.

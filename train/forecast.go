@@ -54,15 +54,27 @@ func Forecast(e nn.Engine, o ForecastOptions) error {
 		return err
 	}
 	fs.LatentMap = m.LatentMap
-	var todo []int
-	for i := 0; i < fs.Len(); i++ {
-		if i%o.NumShards != o.Shard {
+	// Batches are fixed groups of BatchSize consecutive clips of the whole folder, and a
+	// shard takes whole batches: batched GEMMs round differently for different batch
+	// compositions (~1e-7), so a clip's prediction must not depend on how the folder was
+	// sharded or on which clips an interrupted run had finished. A batch with any clip
+	// missing is recomputed whole (its finished clips are rewritten with the same bytes).
+	var todo [][]int
+	nTodo := 0
+	for b0 := 0; b0 < fs.Len(); b0 += o.BatchSize {
+		if (b0/o.BatchSize)%o.NumShards != o.Shard {
 			continue
 		}
-		if predfile.Done(o.Out, predfile.SafeID(fs.ClipID(i))) {
-			continue
+		var batch []int
+		done := true
+		for i := b0; i < min(b0+o.BatchSize, fs.Len()); i++ {
+			batch = append(batch, i)
+			done = done && predfile.Done(o.Out, predfile.SafeID(fs.ClipID(i)))
 		}
-		todo = append(todo, i)
+		if !done {
+			todo = append(todo, batch)
+			nTodo += len(batch)
+		}
 	}
 	horizons := append([]int(nil), o.Horizons...)
 	if len(horizons) == 0 && recursive > 0 {
@@ -70,14 +82,14 @@ func Forecast(e nn.Engine, o ForecastOptions) error {
 	}
 	sort.Ints(horizons)
 	if err := predfile.WriteRun(o.Out, predfile.Run{Model: name, Config: rc, Seed: int64(rc.Loop.Seed), Versions: buildinfo.Get(),
-		Extra: map[string]any{"checkpoint": o.Ckpt, "recursive": recursive, "horizons": horizons, "shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards)}}); err != nil {
+		// No shard here: every shard writes run.json, and it must be the single-process one.
+		Extra: map[string]any{"checkpoint": o.Ckpt, "recursive": recursive, "horizons": horizons}}); err != nil {
 		return err
 	}
-	slog.Info("forecast", "clips", fs.Len(), "shard", fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "todo", len(todo), "recursive", recursive)
-	bar := progress.New(len(todo), "forecast")
+	slog.Info("forecast", "clips", fs.Len(), "shard", fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "todo", nTodo, "recursive", recursive)
+	bar := progress.New(nTodo, "forecast")
 	defer bar.Finish()
-	for s := 0; s < len(todo); s += o.BatchSize {
-		idx := todo[s:min(s+o.BatchSize, len(todo))]
+	for _, idx := range todo {
 		b, err := fs.Batch(idx)
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ func init() {
 			thinker := fs.String("thinker", "", "folder of thinker caches (default: DATA/../thinker; needed by guided models)")
 			out := fs.String("out", "", "prediction folder (required)")
 			dev := addDeviceFlags(fs)
-			shard := addShardFlag(fs, "forecast clips")
+			shard := addShardFlag(fs, "forecast the batches (of --batch clips)")
 			horizons := fs.String("horizons", "", "recursive models: comma-separated horizons in frames (default 4,8,16,32)")
 			batch := fs.Int("batch", 8, "clips per forward pass")
 			model := fs.String("model", "", "model name written into the predictions (default: the run's mode)")
