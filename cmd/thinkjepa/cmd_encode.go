@@ -35,7 +35,7 @@ func init() {
 			fs.StringVar(&o.input, "input", "", "an EgoDex episode .hdf5, a clip .npz, frames .npy ([T,H,W,3] uint8, or float32 with --no-preprocess), a directory of those, or a data manifest .json")
 			fs.StringVar(&o.out, "out", "", "output file for one input (.npy, or .npz with --split-clips); output directory for several")
 			fs.IntVar(&o.batch, "batch", 1, "clips per encoder forward")
-			o.shard = addShardFlag(fs, "encode inputs")
+			o.shard = addShardFlag(fs, "encode the batches (of --batch inputs)")
 			fs.BoolVar(&o.noPre, "no-preprocess", false, "input .npy is already normalised float32 [T,H,W,3]")
 			crop := fs.Bool("crop", false, "V-JEPA 2 eval transform: short side 292, centre crop 256 (default)")
 			squash := fs.Bool("squash", false, "resize frames directly to the crop size (ThinkJEPA v1 decode)")
@@ -82,6 +82,7 @@ type encodeItem struct {
 	src     string
 	episode *data.Episode // set for manifest / .hdf5 inputs
 	out     string
+	group   int // batch: index / --batch in the full, sorted input list
 }
 
 func (o encodeOpts) ext() string {
@@ -133,9 +134,14 @@ func listInputs(o encodeOpts) ([]encodeItem, error) {
 		items = []encodeItem{{src: o.input, out: o.out}}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].src < items[j].src })
+	// Batches are fixed groups of --batch consecutive inputs of the whole list, and a shard
+	// takes whole batches: batched GEMMs round differently for different batch
+	// compositions, so an input's features must not depend on the sharding or on which
+	// inputs an interrupted run had finished.
 	var mine []encodeItem
 	for k, it := range items {
-		if !o.shard.Mine(k) {
+		it.group = k / max(1, o.batch)
+		if !o.shard.Mine(it.group) {
 			continue
 		}
 		if multi {
@@ -280,26 +286,33 @@ func runEncode(o encodeOpts) error {
 	if err != nil {
 		return err
 	}
-	var todo []encodeItem
-	for _, it := range items {
-		if !o.overwrite && fsutil.Exists(it.out) {
-			continue
+	// A batch with any output missing is encoded whole (its finished outputs are rewritten
+	// with the same bytes), so its composition is the uninterrupted run's.
+	var todo [][]encodeItem
+	nTodo := 0
+	for s := 0; s < len(items); {
+		e := s
+		need := o.overwrite
+		for ; e < len(items) && items[e].group == items[s].group; e++ {
+			need = need || !fsutil.Exists(items[e].out)
 		}
-		todo = append(todo, it)
+		if need {
+			todo = append(todo, items[s:e])
+			nTodo += e - s
+		}
+		s = e
 	}
-	slog.Info("encode", "inputs", len(items), "to_do", len(todo), "skipped_existing", len(items)-len(todo), "engine", e.Name(),
+	slog.Info("encode", "inputs", len(items), "to_do", nTodo, "skipped_existing", len(items)-nTodo, "engine", e.Name(),
 		"arch", fmt.Sprintf("D=%d depth=%d heads=%d", cfg.EmbedDim, cfg.Depth, cfg.NumHeads))
 	cfgJSON, _ := json.Marshal(cfg)
-	bar := progress.New(len(todo), "encode")
+	bar := progress.New(nTodo, "encode")
 	defer bar.Finish()
 	var failed []string
-	for start := 0; start < len(todo); start += o.batch {
-		end := min(start+o.batch, len(todo))
-		batch := todo[start:end]
+	for _, batch := range todo {
 		clips := make([]*loadedClip, len(batch))
 		for i, it := range batch {
 			if clips[i], err = loadInput(it, o, cfg.ImgSize); err != nil {
-				if len(todo) == 1 {
+				if len(items) == 1 {
 					return err
 				}
 				slog.Error("skipping input", "input", it.src, "err", err)
@@ -312,7 +325,7 @@ func runEncode(o encodeOpts) error {
 		bar.Add(len(batch))
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), len(todo), failed[0])
+		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), nTodo, failed[0])
 	}
 	return nil
 }

@@ -303,7 +303,7 @@ func TestKillDiskFullAndShards(t *testing.T) {
 	}
 	stages := []robustStage{
 		{name: "clips", out: "clips"},
-		{name: "encode", out: "feats", args: []string{"encode", "--weights", "enc.safetensors", "--input", "clips", "--out", "feats", "--split-clips"}},
+		{name: "encode", out: "feats", args: []string{"encode", "--weights", "enc.safetensors", "--input", "clips", "--out", "feats", "--split-clips", "--batch", "2"}},
 		{name: "thinker", out: "thinker", args: []string{"thinker", "standin", "--data", "clips", "--out", "thinker"}},
 		{name: "train", out: "runs/tj", args: []string{"train", "--config", "run.json"},
 			rolling: map[string]bool{"latest.safetensors": true, "best.safetensors": true, "metrics.jsonl": true}},
