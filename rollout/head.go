@@ -19,6 +19,10 @@ type HeadConfig struct {
 	Hidden int `json:"hidden"` // MLP width (= D upstream)
 	Heads  int `json:"heads"`  // attention-pooling heads
 	Joints int `json:"joints"` // 52
+	// NoPool drops the AvgPool1d(2) over time (upstream's downsample=False, used by the
+	// `track` and `future` layouts of model-spec §4.6): T input frames give T output
+	// steps. The parameters are the same either way.
+	NoPool bool `json:"no_pool,omitempty"`
 }
 
 // Validate checks the sizes.
@@ -99,7 +103,16 @@ func (h *Head) Init(e nn.Engine, rng *rand.Rand) {
 	nn.InitConst(e, h.fcB, 0)
 }
 
-// HeadOut is the head's output [B, T/2, J, 3] (camera coordinates) and its saved state.
+// Pool is the number of input frames per output step: 2 (AvgPool1d(2), the default) or
+// 1 (NoPool).
+func (c HeadConfig) Pool() int {
+	if c.NoPool {
+		return 1
+	}
+	return 2
+}
+
+// HeadOut is the head's output [B, T/Pool, J, 3] (camera coordinates) and its saved state.
 type HeadOut struct {
 	Out     *nn.Tensor
 	B, T, P int
@@ -174,7 +187,8 @@ func rangeIdx(from, n int) []int32 {
 	return idx
 }
 
-// Forward runs the head on x [B,T,P,D] (T even) with evaluation semantics (no dropout).
+// Forward runs the head on x [B,T,P,D] (T a multiple of Cfg.Pool()) with evaluation
+// semantics (no dropout).
 func (h *Head) Forward(e nn.Engine, x *nn.Tensor, B, T, P int) (*HeadOut, error) {
 	return h.ForwardDrop(e, x, B, T, P, Dropout{})
 }
@@ -185,8 +199,9 @@ func (h *Head) ForwardDrop(e nn.Engine, x *nn.Tensor, B, T, P int, drop Dropout)
 		return nil, fmt.Errorf("trajectory head: dropout %v, expected 0 ≤ p < 1", drop.P)
 	}
 	D, Hd, J, H := h.Cfg.Dim, h.Cfg.Hidden, h.Cfg.Joints, h.Cfg.Heads
-	if T%2 != 0 || T <= 0 || P <= 0 || B <= 0 {
-		return nil, fmt.Errorf("trajectory head: need B, P > 0 and an even T, got B=%d T=%d P=%d", B, T, P)
+	pool := h.Cfg.Pool()
+	if T%pool != 0 || T <= 0 || P <= 0 || B <= 0 {
+		return nil, fmt.Errorf("trajectory head: need B, P, T > 0 and T a multiple of %d (the temporal pooling), got B=%d T=%d P=%d", pool, B, T, P)
 	}
 	if x.Len() != B*T*P*D {
 		return nil, fmt.Errorf("trajectory head: input has %d values, want B·T·P·D = %d·%d·%d·%d", x.Len(), B, T, P, D)
@@ -233,10 +248,11 @@ func (h *Head) ForwardDrop(e nn.Engine, x *nn.Tensor, B, T, P int, drop Dropout)
 	drop.apply(e, o.t3g, dropTemporal3, G*Hd)
 	o.hsum = o.alloc(e, G, Hd)
 	e.Add(o.hsum, o.h1, o.t3g, G*Hd)
-	// AvgPool1d(2, 2) over time: frames 2t and 2t+1 are consecutive rows.
-	T2 := T / 2
+	// AvgPool1d(2, 2) over time: frames 2t and 2t+1 are consecutive rows. Without
+	// pooling (weight 1 over groups of one row) this is a copy.
+	T2 := T / pool
 	o.avg = o.alloc(e, B*T2, Hd)
-	e.WeightedRowSum(o.avg, o.hsum, halves(B*T2*2), B*T2, 2, Hd)
+	e.WeightedRowSum(o.avg, o.hsum, poolWeights(B*T2*pool, pool), B*T2, pool, Hd)
 	o.lnOut, o.lnOutM, o.lnOutR = o.alloc(e, B*T2, Hd), o.alloc(e, B*T2), o.alloc(e, B*T2)
 	e.LayerNorm(o.lnOut, o.lnOutM, o.lnOutR, o.avg, h.lnOutW.W, h.lnOutB.W, B*T2, Hd, LNEps)
 	o.Out = o.alloc(e, B, T2, J, 3)
@@ -244,27 +260,29 @@ func (h *Head) ForwardDrop(e nn.Engine, x *nn.Tensor, B, T, P int, drop Dropout)
 	return o, nil
 }
 
-func halves(n int) []float32 {
+// poolWeights are the averaging weights 1/pool of n rows.
+func poolWeights(n, pool int) []float32 {
 	w := make([]float32, n)
 	for i := range w {
-		w[i] = 0.5
+		w[i] = 1 / float32(pool)
 	}
 	return w
 }
 
-// Backward accumulates the head's parameter gradients from dOut [B,T/2,J,3]; dX
+// Backward accumulates the head's parameter gradients from dOut [B,T/Pool,J,3]; dX
 // [B,T,P,D] (may be nil) receives the input gradient.
 func (o *HeadOut) Backward(e nn.Engine, dOut, dX *nn.Tensor) {
 	h := o.h
 	D, Hd, J, H := h.Cfg.Dim, h.Cfg.Hidden, h.Cfg.Joints, h.Cfg.Heads
 	B, T, P := o.B, o.T, o.P
-	G, T2, hd := B*T, T/2, D/H
+	pool := h.Cfg.Pool()
+	G, T2, hd := B*T, T/pool, D/H
 	dLnOut := o.alloc(e, B*T2, Hd)
 	e.LinearBackward(dLnOut, h.fcW.G, h.fcB.G, dOut, o.lnOut, h.fcW.W, B*T2, Hd, 3*J)
 	dAvg := o.alloc(e, B*T2, Hd)
 	e.LayerNormBackward(dAvg, h.lnOutW.G, h.lnOutB.G, dLnOut, o.avg, h.lnOutW.W, o.lnOutM, o.lnOutR, B*T2, Hd)
 	dH := o.alloc(e, G, Hd) // d hsum; the residual sends it to h1 and to t3g
-	e.WeightedRowSumBackward(dH, dAvg, halves(B*T2*2), B*T2, 2, Hd)
+	e.WeightedRowSumBackward(dH, dAvg, poolWeights(B*T2*pool, pool), B*T2, pool, Hd)
 	dT3 := o.alloc(e, G, Hd)
 	e.GELUBackward(dT3, o.drop.backward(e, o, dH, dropTemporal3, G*Hd), o.t3, G*Hd)
 	dT0g := o.alloc(e, G, Hd)

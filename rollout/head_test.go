@@ -36,17 +36,19 @@ func dot(a []float32, b []float32) float64 {
 }
 
 func TestHeadGradients(t *testing.T) {
-	for _, drop := range []Dropout{{}, {P: 0.3, Seed: 17}} {
-		headGradients(t, drop)
+	for _, noPool := range []bool{false, true} {
+		for _, drop := range []Dropout{{}, {P: 0.3, Seed: 17}} {
+			headGradients(t, drop, noPool)
+		}
 	}
 }
 
 // headGradients checks every gradient against central differences, with the dropout
 // masks fixed by drop's seed (dropout is then a fixed linear map).
-func headGradients(t *testing.T, drop Dropout) {
+func headGradients(t *testing.T, drop Dropout, noPool bool) {
 	e := cpu.New()
 	rng := rand.New(rand.NewPCG(3, 4))
-	cfg := HeadConfig{Dim: 8, Hidden: 6, Heads: 2, Joints: 2}
+	cfg := HeadConfig{Dim: 8, Hidden: 6, Heads: 2, Joints: 2, NoPool: noPool}
 	h, err := NewHead(e, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +60,9 @@ func headGradients(t *testing.T, drop Dropout) {
 		}
 	}
 	B, T, P := 2, 4, 3
+	steps := T / cfg.Pool()
 	x := e.FromHost(randVec(rng, B*T*P*cfg.Dim, 1), B, T, P, cfg.Dim)
-	r := randVec(rng, B*T/2*cfg.Joints*3, 1)
+	r := randVec(rng, B*steps*cfg.Joints*3, 1)
 	loss := func() float64 {
 		o, err := h.ForwardDrop(e, x, B, T, P, drop)
 		if err != nil {
@@ -72,12 +75,12 @@ func headGradients(t *testing.T, drop Dropout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := o.Out.Len(); got != B*T/2*cfg.Joints*3 {
+	if got := o.Out.Len(); got != B*steps*cfg.Joints*3 {
 		t.Fatalf("output has %d values", got)
 	}
 	dX := e.Zeros(B, T, P, cfg.Dim)
 	h.Params.ZeroGrad(e)
-	o.Backward(e, e.FromHost(r, B, T/2, cfg.Joints, 3), dX)
+	o.Backward(e, e.FromHost(r, B, steps, cfg.Joints, 3), dX)
 	o.Release(e)
 	check := func(name string, dst *nn.Tensor, ana []float32) {
 		num := gradcheck.Numeric(e, dst, loss, 1e-2)
@@ -86,7 +89,7 @@ func headGradients(t *testing.T, drop Dropout) {
 			a[i] = float64(v)
 		}
 		if re := relErr(a, num); re > 5e-3 || math.IsNaN(re) {
-			t.Errorf("dropout %v: %s: relative error %.2e", drop.P, name, re)
+			t.Errorf("no_pool %v, dropout %v: %s: relative error %.2e", noPool, drop.P, name, re)
 		}
 	}
 	for _, p := range h.Params.List() {
@@ -187,5 +190,59 @@ func TestHeadRejectsBadShapes(t *testing.T) {
 	}
 	if _, err := NewHead(e, HeadConfig{Dim: 5, Hidden: 4, Heads: 2, Joints: 2}); err == nil {
 		t.Error("dim not divisible by heads accepted")
+	}
+}
+
+// Which input frames each output step reads (upstream's TrajectoryReadoutMLP): with
+// AvgPool1d(2) step t comes from frames 2t and 2t+1 only; without pooling (downsample=
+// False) step t comes from frame t only. No step mixes other frames: the head has no
+// temporal mixing.
+func TestHeadStepReadsItsFrames(t *testing.T) {
+	for _, noPool := range []bool{false, true} {
+		e := cpu.New()
+		rng := rand.New(rand.NewPCG(8, 9))
+		cfg := HeadConfig{Dim: 8, Hidden: 6, Heads: 2, Joints: 2, NoPool: noPool}
+		h, err := NewHead(e, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Init(e, rng)
+		B, T, P := 2, 6, 3
+		frame := P * cfg.Dim
+		base := randVec(rng, B*T*frame, 1)
+		run := func(x []float32) []float32 {
+			xt := e.FromHost(x, B, T, P, cfg.Dim)
+			defer e.Free(xt)
+			o, err := h.Forward(e, xt, B, T, P)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Release(e)
+			return e.ToHost(o.Out)
+		}
+		ref := run(base)
+		steps, per := T/cfg.Pool(), cfg.Joints*3
+		for b := 0; b < B; b++ {
+			for f := 0; f < T; f++ {
+				x := append([]float32(nil), base...)
+				for i := 0; i < frame; i++ {
+					x[(b*T+f)*frame+i] += 0.5
+				}
+				got := run(x)
+				for bb := 0; bb < B; bb++ {
+					for s := 0; s < steps; s++ {
+						var d float64
+						for i := 0; i < per; i++ {
+							k := (bb*steps+s)*per + i
+							d = math.Max(d, math.Abs(float64(got[k]-ref[k])))
+						}
+						want := bb == b && s == f/cfg.Pool()
+						if want != (d > 1e-6) {
+							t.Errorf("no_pool %v: changing frame %d of sample %d moved step %d of sample %d by %.2g (expected a change: %v)", noPool, f, b, s, bb, d, want)
+						}
+					}
+				}
+			}
+		}
 	}
 }

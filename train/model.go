@@ -70,12 +70,44 @@ func (m Mode) Validate() error {
 	return fmt.Errorf("unknown mode %q (want thinkjepa, jepa-only or vlm-only)", m)
 }
 
+// Layout says what the predictor forecasts and what the trajectory head reads (upstream's
+// three layouts, model-spec §4.6 correction). Every layout forecasts the Tf future frames
+// from the Tc observed ones and scores Tf trajectory steps; they differ in the head:
+//   - joint (TJ2 train.sh, the default): the head reads [observed | predicted] latents
+//     and AvgPools frame pairs, so step t comes from frames 2t, 2t+1 of the joined
+//     sequence: the first half of the future steps is read from observed latents only.
+//   - future (TJ1 --trajmode traj, TJ2 JOINT_PRED=0): the head reads the Tf predicted
+//     latents only, without pooling: step t comes from predicted frame t.
+//   - track (TJ1's argparse default) is not a forecaster: upstream's predictor gets all
+//     frames, future ones included, as context and "predicts" the same positions. It is
+//     refused here rather than run with future ground truth in its input.
+type Layout string
+
+// Layouts.
+const (
+	LayoutJoint  Layout = "joint"
+	LayoutFuture Layout = "future"
+)
+
+// Validate rejects unknown layouts ("" is joint).
+func (l Layout) Validate() error {
+	switch l {
+	case "", LayoutJoint, LayoutFuture:
+		return nil
+	case "track":
+		return fmt.Errorf("layout track feeds the future frames' ground-truth latents to the predictor (TJ1's tracking default): it cannot forecast; use joint or future")
+	}
+	return fmt.Errorf("unknown layout %q (want joint or future)", l)
+}
+
 // Model bundles the trainable parts.
 type Model struct {
 	Mode Mode
-	Pred Predictor
-	Film *film.Bank // nil when the mode is unguided
-	Head *rollout.Head
+	// Layout is joint ("" too) or future; Head.Cfg.NoPool must be set for future.
+	Layout Layout
+	Pred   Predictor
+	Film   *film.Bank // nil when the mode is unguided
+	Head   *rollout.Head
 	// DetachHead is v1's y_future.detach(): the trajectory loss does not reach the
 	// predictor. v2 (default false) optimises them together.
 	DetachHead bool
@@ -110,12 +142,13 @@ type Batch struct {
 	WorldAll, ExtAll []float32
 }
 
-// Steps is the number of trajectory steps the head outputs: (Tc+Tf)/2.
-func (b *Batch) Steps() int { return (b.Tc + b.Tf) / 2 }
+// Steps is the number of trajectory steps the head outputs: one per future frame
+// ((Tc+Tf)/2 pooled pairs in the joint layout, Tf predicted frames in the future layout).
+func (b *Batch) Steps() int { return b.Tf }
 
-func (b *Batch) check() error {
-	if b.Tc != b.Tf {
-		return fmt.Errorf("batch: observed (%d) and future (%d) frame counts must match: the head's AvgPool 2 over both yields one step per future frame", b.Tc, b.Tf)
+func (b *Batch) check(l Layout) error {
+	if (l == "" || l == LayoutJoint) && b.Tc != b.Tf {
+		return fmt.Errorf("batch: observed (%d) and future (%d) frame counts must match: the joint layout's AvgPool 2 over both yields one step per future frame", b.Tc, b.Tf)
 	}
 	n := b.B * b.Tc * b.P * b.D
 	if len(b.Ctx) != n || len(b.Target) != b.B*b.Tf*b.P*b.D {
@@ -139,7 +172,7 @@ type LossWeights struct {
 
 // pass is one forward pass of the whole model with what backward needs.
 type pass struct {
-	ctx, target, joined, world *nn.Tensor
+	ctx, target, joined, world *nn.Tensor // joined: the head's input in the joint layout
 	oldX, newX                 *nn.Tensor
 	fin                        *film.Input
 	fout                       *film.Output
@@ -172,8 +205,11 @@ func (p *pass) release(e nn.Engine) {
 // forward runs guidance → predictor → head → camera→world. predSeed (nil: none) turns on
 // the predictor's training-time randomness when it has any (DropForwarder).
 func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout, predSeed *uint64) (*pass, error) {
-	if err := b.check(); err != nil {
+	if err := b.check(m.Layout); err != nil {
 		return nil, err
+	}
+	if pool := m.Head.Cfg.Pool(); (m.Layout == LayoutFuture) != (pool == 1) {
+		return nil, fmt.Errorf("layout %q needs a head with pooling %d, this one pools %d", m.Layout, 3-pool, pool)
 	}
 	p := &pass{}
 	ctx := b.Ctx
@@ -219,10 +255,14 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout,
 		return nil, fmt.Errorf("predictor: %w", err)
 	}
 	p.pp = pp
-	frame := b.P * b.D
-	p.joined = e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)
-	e.ConcatCols(p.joined, []*nn.Tensor{p.ctx, pp.Out()}, b.B, []int{b.Tc * frame, b.Tf * frame})
-	hout, err := m.Head.ForwardDrop(e, p.joined, b.B, b.Tc+b.Tf, b.P, drop)
+	headIn, headT := pp.Out(), b.Tf
+	if m.Layout != LayoutFuture {
+		frame := b.P * b.D
+		p.joined = e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)
+		e.ConcatCols(p.joined, []*nn.Tensor{p.ctx, pp.Out()}, b.B, []int{b.Tc * frame, b.Tf * frame})
+		headIn, headT = p.joined, b.Tc+b.Tf
+	}
+	hout, err := m.Head.ForwardDrop(e, headIn, b.B, headT, b.P, drop)
 	if err != nil {
 		p.release(e)
 		return nil, err
@@ -285,9 +325,12 @@ func (m *Model) lossAndGrad(e nn.Engine, b *Batch, w LossWeights, drop rollout.D
 	p.cam.Backward(e, dCam, dWorld)
 	dY := e.Zeros(b.B, b.Tf, b.P, b.D)
 	defer e.Free(dY)
-	if m.DetachHead {
+	switch {
+	case m.DetachHead:
 		p.hout.Backward(e, dCam, nil)
-	} else {
+	case m.Layout == LayoutFuture:
+		p.hout.Backward(e, dCam, dY)
+	default:
 		dJoined := e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)
 		p.hout.Backward(e, dCam, dJoined)
 		frame := b.P * b.D

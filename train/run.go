@@ -34,11 +34,13 @@ import (
 // "batch_mean": true}, sample {"camera": "future", "old_capacity": 480, "new_capacity": 15,
 // "truncate": true}, "detach_head": true.
 type RunConfig struct {
-	Mode  Mode         `json:"mode"`
-	Out   string       `json:"out"`
-	Train DataConfig   `json:"train"`
-	Val   *DataConfig  `json:"val,omitempty"`
-	Data  SampleConfig `json:"sample"`
+	Mode Mode `json:"mode"`
+	// Layout: joint (default, TJ2) or future (model-spec §4.6; see Layout).
+	Layout Layout       `json:"layout,omitempty"`
+	Out    string       `json:"out"`
+	Train  DataConfig   `json:"train"`
+	Val    *DataConfig  `json:"val,omitempty"`
+	Data   SampleConfig `json:"sample"`
 	// Predictor: architecture fields (embed_dim, predictor_embed_dim, depth, num_heads,
 	// mlp_ratio, causal, …). tokens_per_frame, num_frames and past_frames are taken from
 	// the data when zero. drop_rate and drop_path_rate (training-time dropout and the last
@@ -83,6 +85,15 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 	if err := rc.Mode.Validate(); err != nil {
 		return nil, fmt.Errorf("run config: %w", err)
 	}
+	if rc.Layout == "" {
+		rc.Layout = LayoutJoint
+	}
+	if err := rc.Layout.Validate(); err != nil {
+		return nil, fmt.Errorf("run config: %w", err)
+	}
+	if rc.Layout != LayoutJoint && rc.Data.Recursive > 0 {
+		return nil, fmt.Errorf("run config: the recursive rollout (sample.recursive) reads [context | prediction] windows: it needs layout joint, not %s", rc.Layout)
+	}
 	if rc.Film.Hidden == 0 {
 		rc.Film.Hidden = 512
 	}
@@ -94,6 +105,11 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 		rc.Head.Dropout = &p
 	} else if d := *rc.Head.Dropout; !(d >= 0 && d < 1) {
 		return nil, fmt.Errorf("run config: head dropout %v, expected 0 ≤ p < 1", d)
+	}
+	switch rc.Loop.HeadSchedule {
+	case "", "multistep", "constant":
+	default:
+		return nil, fmt.Errorf("run config: loop head_schedule %q, expected multistep or constant", rc.Loop.HeadSchedule)
 	}
 	if rc.Loop.FilmLR < 0 {
 		return nil, fmt.Errorf("run config: loop film_lr %v, expected ≥ 0 (0: the guidance bank trains with the predictor)", rc.Loop.FilmLR)
@@ -176,7 +192,11 @@ func BuildModel(e nn.Engine, rc *RunConfig, dims Dims) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := rollout.HeadConfig{Dim: rc.Predictor.EmbedDim, Hidden: rc.Head.Hidden, Heads: rc.Head.Heads, Joints: 52}
+	if err := rc.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	hc := rollout.HeadConfig{Dim: rc.Predictor.EmbedDim, Hidden: rc.Head.Hidden, Heads: rc.Head.Heads, Joints: 52,
+		NoPool: rc.Layout == LayoutFuture}
 	if hc.Hidden == 0 {
 		hc.Hidden = hc.Dim
 	}
@@ -185,7 +205,7 @@ func BuildModel(e nn.Engine, rc *RunConfig, dims Dims) (*Model, error) {
 		return nil, err
 	}
 	head.Init(e, rng)
-	m := &Model{Mode: rc.Mode, Pred: pred, Head: head, DetachHead: rc.DetachHead}
+	m := &Model{Mode: rc.Mode, Layout: rc.Layout, Pred: pred, Head: head, DetachHead: rc.DetachHead}
 	if rc.Head.Dropout != nil {
 		m.HeadDropout = float32(*rc.Head.Dropout)
 	}

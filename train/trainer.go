@@ -32,16 +32,26 @@ type LoopConfig struct {
 	Epochs    int     `json:"epochs"`
 	BatchSize int     `json:"batch_size"`
 	HeadLR    float64 `json:"head_lr"`
-	PredLR    float64 `json:"pred_lr"`
+	// HeadSchedule is the head's lr schedule: "multistep" (default, upstream's MultiStepLR
+	// ×0.1 at 1/3 and 2/3 of the epochs) or "constant". Short runs in the future layout,
+	// where the head reads only predicted latents that carry little until the predictor
+	// has learned, may want "constant".
+	HeadSchedule string  `json:"head_schedule,omitempty"`
+	PredLR       float64 `json:"pred_lr"`
 	// FilmLR > 0 gives the guidance bank (FiLM MLPs, VLM adapters, gates) its own AdamW
 	// group with this constant lr; 0 keeps it in the predictor group (upstream). The
 	// zero-initialised tanh gate starts FiLM at the identity and holds back the MLPs'
 	// gradients (∝ tanh g), so short runs may give the bank a larger lr.
 	FilmLR      float64 `json:"film_lr,omitempty"`
 	WeightDecay float64 `json:"weight_decay"`
-	ClipNorm    float64 `json:"clip_norm"` // ≤ 0: no clipping
-	LambdaTraj  float64 `json:"lambda_traj"`
-	LambdaPred  float64 `json:"lambda_pred"`
+	ClipNorm    float64 `json:"clip_norm"` // ≤ 0: no clipping (upstream does not clip)
+	// ClipPerGroup clips each optimiser group's gradient norm to ClipNorm on its own
+	// instead of the global norm over all groups: with one global norm, a large head
+	// gradient (early trajectory loss) scales down the predictor's and the guidance
+	// bank's steps too.
+	ClipPerGroup bool    `json:"clip_per_group,omitempty"`
+	LambdaTraj   float64 `json:"lambda_traj"`
+	LambdaPred   float64 `json:"lambda_pred"`
 	// CheckpointEvery also writes "latest" every so many steps (0: only at epoch ends).
 	CheckpointEvery int `json:"checkpoint_every"`
 }
@@ -118,9 +128,15 @@ type MetricsLine struct {
 	ValFDE          float64 `json:"val_fde"`
 	ValAcc          float64 `json:"val_acc"`
 	ValLatent       float64 `json:"val_latent_loss"`
-	LRHead          float64 `json:"lr_head"`
-	LRPred          float64 `json:"lr_pred"`
-	LRFilm          float64 `json:"lr_film,omitempty"`
+	// ValLatentCopyLast is the latent MSE of repeating the last observed frame, and
+	// ValLatentSpread the predictions' within-clip variation relative to the targets'
+	// (LatentHealth); Collapse says why the epoch looks collapsed (DetectCollapse).
+	ValLatentCopyLast float64 `json:"val_latent_copy_last,omitempty"`
+	ValLatentSpread   float64 `json:"val_latent_spread,omitempty"`
+	Collapse          string  `json:"collapse,omitempty"`
+	LRHead            float64 `json:"lr_head"`
+	LRPred            float64 `json:"lr_pred"`
+	LRFilm            float64 `json:"lr_film,omitempty"`
 	// Gates are tanh(g_l) of the FiLM bank per block at the end of the epoch (guided
 	// modes): how far guidance has opened from the identity.
 	Gates []float64 `json:"film_gates,omitempty"`
@@ -202,7 +218,10 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 	for t.state.Epoch < t.Cfg.Epochs {
 		ep := t.state.Epoch
 		order := perm(t.Cfg.Seed, ep, trainSet.Len())
-		lrHead := HeadLR(t.Cfg.HeadLR, ep, t.Cfg.Epochs)
+		lrHead := t.Cfg.HeadLR
+		if t.Cfg.HeadSchedule != "constant" {
+			lrHead = HeadLR(t.Cfg.HeadLR, ep, t.Cfg.Epochs)
+		}
 		lrPred := t.Cfg.PredLR
 		for t.state.Batch < nb {
 			if t.StopAfter > 0 && t.state.Step >= t.StopAfter {
@@ -225,7 +244,7 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 			if math.IsNaN(ls.Total) || math.IsInf(ls.Total, 0) {
 				return fmt.Errorf("epoch %d batch %d (clips %v): loss is %v", ep, i, b.IDs, ls.Total)
 			}
-			if _, err := ClipGradNorm(t.E, t.Cfg.ClipNorm, t.groups()...); err != nil {
+			if err := t.clip(); err != nil {
 				return fmt.Errorf("epoch %d batch %d: %w", ep, i, err)
 			}
 			t.head.Update(t.E, float32(lrHead))
@@ -260,11 +279,16 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 		t.state.SumLoss, t.state.SumTraj, t.state.SumLatent, t.state.NumLoss = 0, 0, 0, 0
 		line.ValADE, line.ValFDE, line.ValAcc = math.NaN(), math.NaN(), math.NaN()
 		if valSet != nil && valSet.Len() > 0 {
-			m, lat, err := ValidateWithLatent(t.E, t.Model, valSet, bs)
+			m, h, err := ValidateHealth(t.E, t.Model, valSet, bs)
 			if err != nil {
 				return fmt.Errorf("validation after epoch %d: %w", ep, err)
 			}
-			line.ValADE, line.ValFDE, line.ValAcc, line.ValLatent = m.ADE, m.FDE, m.Acc, lat
+			line.ValADE, line.ValFDE, line.ValAcc, line.ValLatent = m.ADE, m.FDE, m.Acc, h.MSE
+			line.ValLatentCopyLast, line.ValLatentSpread = h.CopyLastMSE, h.Spread
+			if why := DetectCollapse(ep, h); why != "" {
+				line.Collapse = why
+				slog.Warn("the predictor looks collapsed", "epoch", ep+1, "why", why)
+			}
 		}
 		t.state.Epoch++
 		t.state.Batch = 0
@@ -290,6 +314,20 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 	return nil
 }
 
+// clip applies the configured gradient clipping (global or per group).
+func (t *Trainer) clip() error {
+	if !t.Cfg.ClipPerGroup {
+		_, err := ClipGradNorm(t.E, t.Cfg.ClipNorm, t.groups()...)
+		return err
+	}
+	for _, g := range t.groups() {
+		if _, err := ClipGradNorm(t.E, t.Cfg.ClipNorm, g); err != nil {
+			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+	}
+	return nil
+}
+
 // Validate scores the model on a dataset with ThinkJEPA's metrics (package eval).
 func Validate(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, error) {
 	met, _, err := ValidateWithLatent(e, m, ds, bs)
@@ -300,9 +338,15 @@ func Validate(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, error) {
 // predicted future latents against the encoder's (model-spec §4.7, the training loss's
 // latent term, in the units the model is trained in).
 func ValidateWithLatent(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, float64, error) {
+	met, h, err := ValidateHealth(e, m, ds, bs)
+	return met, h.MSE, err
+}
+
+// ValidateHealth is Validate plus the latent health of the predictions (latent MSE,
+// the copy-last-frame MSE and the within-clip spread; see DetectCollapse).
+func ValidateHealth(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics, LatentHealth, error) {
 	var all eval.Batch
-	var se float64
-	var n int
+	var st latentStats
 	for i := 0; i < ds.Len(); i += bs {
 		idx := make([]int, 0, bs)
 		for j := i; j < min(i+bs, ds.Len()); j++ {
@@ -310,24 +354,20 @@ func ValidateWithLatent(e nn.Engine, m *Model, ds Dataset, bs int) (eval.Metrics
 		}
 		b, err := ds.Batch(idx)
 		if err != nil {
-			return eval.Metrics{}, 0, err
+			return eval.Metrics{}, LatentHealth{}, err
 		}
 		world, lat, err := m.Predict(e, b)
 		if err != nil {
-			return eval.Metrics{}, 0, err
+			return eval.Metrics{}, LatentHealth{}, err
 		}
-		for i, v := range lat {
-			d := float64(v) - float64(b.Target[i])
-			se += d * d
-		}
-		n += len(lat)
+		st.add(lat, b.Target, b.Ctx, b.B, b.Tc, b.Tf, b.P, b.D)
 		all.B += b.B
 		all.T, all.J = b.Steps(), b.J
 		all.Pred = append(all.Pred, world...)
 		all.GT = append(all.GT, b.World...)
 	}
 	met, err := eval.Compute(all, eval.Options{})
-	return met, se / float64(max(n, 1)), err
+	return met, st.health(), err
 }
 
 // appendMetrics rewrites metrics.jsonl atomically with the lines of completed epochs

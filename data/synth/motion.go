@@ -151,15 +151,23 @@ func Generate(s Spec) *Motion {
 	goal := Goals[s.Goal].Pos
 	reachEnd := s.ReachEnd
 	graspEnd := reachEnd + 0.08
-	// The goal-directed transport runs in the last third (70%→86%), after a hold. Why so
-	// late: ThinkJEPA's head pools frame pairs of observed+predicted latents, so its future
-	// steps 0–15 (frames 50%–75%) are read from the *observed* latents and only steps
-	// 16–31 from the predicted ones (model-spec §4.6); with the transport there, the part
-	// of the future that depends on the instruction is the part the guided predictor can
-	// inform. Until 70% the motion does not depend on the goal.
-	moveStart, moveEnd := 0.70, 0.86
+	// Phases after the grasp (by 48%): a lift (52%→64%) that never depends on the goal,
+	// then the goal-directed transport (66%→86%), release and return. Why: the episode64
+	// sampler observes the first half, so the lift is future motion that a world model
+	// can learn from the training episodes alone (every grasp is followed by it), while
+	// where the transport goes is named only in the instruction. Without the lift the
+	// hands held still until 70% and "the hands stay still" was close to the best any
+	// model could do without the instruction. The transport still ends in the last third:
+	// in the joint head layout future steps 0–15 are read from observed latents
+	// (model-spec §4.6).
+	liftStart, liftEnd := 0.52, 0.64
+	moveStart, moveEnd := 0.66, 0.86
 	if s.Task == TaskWipe {
 		moveEnd = 0.82 // leave time for unhurried strokes
+	}
+	lift := vec{0, 0.10, 0.07} // up and toward the body
+	if s.Task == TaskWipe {
+		lift = vec{0, 0.05, 0.06}
 	}
 	releaseEnd := 0.91
 	for i := 0; i < N; i++ {
@@ -189,10 +197,12 @@ func Generate(s Spec) *Motion {
 		if s.Task == TaskWipe {
 			dst = vec{goal[0] * 0.9, tableY, goal[2]}
 		}
-		objNow := lerp(s.Object, dst, movePh)
-		lift := 0.12 * math.Sin(math.Pi*movePh)
+		liftPh := minJerk((tf - liftStart) / (liftEnd - liftStart))
+		lifted := s.Object.add(lift.mul(liftPh))
+		objNow := lerp(lifted, dst, movePh)
+		arc := 0.06 * math.Sin(math.Pi*movePh)
 		if s.Task == TaskWipe {
-			lift = 0.05 * math.Sin(math.Pi*movePh)
+			arc = 0.03 * math.Sin(math.Pi*movePh)
 			if tf > moveEnd {
 				// Wiping strokes across the goal side, with a smooth envelope.
 				w := (tf - moveEnd) / (1 - moveEnd)
@@ -200,7 +210,7 @@ func Generate(s Spec) *Motion {
 				objNow = objNow.add(vec{0.06 * env * math.Sin(2*math.Pi*1.5*w), 0, 0.025 * env * math.Sin(2*math.Pi*0.75*w)})
 			}
 		}
-		objNow[1] += lift
+		objNow[1] += arc
 		for ai, k := range active {
 			off := vec{0, 0.045, 0.03} // wrist sits above and behind the object's grasp point
 			if s.Task == TaskCarry {
@@ -223,8 +233,8 @@ func Generate(s Spec) *Motion {
 			case tf <= reachEnd:
 				w = lerp(start, pre, reachPh)
 				w[1] += 0.04 * math.Sin(math.Pi*reachPh)
-			case tf <= moveStart:
-				w = lerp(pre, approach, minJerk((tf-reachEnd)/(moveStart-reachEnd)*1.4))
+			case tf <= graspEnd:
+				w = lerp(pre, approach, minJerk((tf-reachEnd)/(graspEnd-reachEnd)))
 			case tf <= moveEnd || s.Task == TaskWipe:
 				w = objNow.add(off)
 			case tf <= releaseEnd:
@@ -243,7 +253,7 @@ func Generate(s Spec) *Motion {
 			grasp = w
 		}
 		_ = grasp
-		if tf < moveStart {
+		if tf < liftStart {
 			objNow = s.Object
 		}
 		m.Obj = append(m.Obj, objNow)
