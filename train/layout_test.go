@@ -207,7 +207,8 @@ func TestLayoutConfig(t *testing.T) {
 		{`{"layout": "track", "out": "x"}`, "cannot forecast"},
 		{`{"layout": "sideways", "out": "x"}`, "unknown layout"},
 		{`{"layout": "future", "sample": {"recursive": 4}, "out": "x"}`, "needs layout joint"},
-		{`{"loop": {"head_schedule": "cosine"}, "out": "x"}`, "head_schedule"},
+		{`{"loop": {"head_milestones": [0.5, 1.5]}, "out": "x"}`, "head_milestones"},
+		{`{"loop": {"head_milestones": []}, "out": "x"}`, ""},
 	} {
 		rc, err := ParseRunConfig([]byte(c.json))
 		if c.err == "" {

@@ -81,6 +81,18 @@ func ClipGradNorm(e nn.Engine, maxNorm float64, groups ...*Group) (float64, erro
 	return norm, nil
 }
 
+// MultiStepLR is base ×0.1 for every milestone ⌊f·epochs⌋ (f a fraction) that epoch
+// has reached.
+func MultiStepLR(base float64, epoch, epochs int, fractions []float64) float64 {
+	lr := base
+	for _, f := range fractions {
+		if epoch >= int(f*float64(epochs)) {
+			lr *= 0.1
+		}
+	}
+	return lr
+}
+
 // HeadLR is the head's MultiStepLR: base, ×0.1 from epoch ⌊E/3⌋, ×0.01 from ⌊2E/3⌋
 // (milestones as ThinkJEPA computes them from the epoch count).
 func HeadLR(base float64, epoch, epochs int) float64 {

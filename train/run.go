@@ -106,10 +106,12 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 	} else if d := *rc.Head.Dropout; !(d >= 0 && d < 1) {
 		return nil, fmt.Errorf("run config: head dropout %v, expected 0 ≤ p < 1", d)
 	}
-	switch rc.Loop.HeadSchedule {
-	case "", "multistep", "constant":
-	default:
-		return nil, fmt.Errorf("run config: loop head_schedule %q, expected multistep or constant", rc.Loop.HeadSchedule)
+	if ms := rc.Loop.HeadMilestones; ms != nil {
+		for _, f := range *ms {
+			if !(f > 0 && f <= 1) {
+				return nil, fmt.Errorf("run config: loop head_milestones %v, expected fractions of the epochs in (0, 1]", *ms)
+			}
+		}
 	}
 	if rc.Loop.FilmLR < 0 {
 		return nil, fmt.Errorf("run config: loop film_lr %v, expected ≥ 0 (0: the guidance bank trains with the predictor)", rc.Loop.FilmLR)

@@ -413,6 +413,17 @@ func TestHeadLRSteps(t *testing.T) {
 			t.Errorf("epoch %d: lr %g, want %g", c.ep, got, c.want)
 		}
 	}
+	// Configured milestones (fractions of the epochs); none: constant.
+	for _, c := range []struct {
+		ep   int
+		ms   []float64
+		want float64
+	}{{0, []float64{0.8}, 1e-3}, {119, []float64{0.8}, 1e-3}, {120, []float64{0.8}, 1e-4}, {149, []float64{0.8}, 1e-4},
+		{149, nil, 1e-3}, {75, []float64{0.5, 0.9}, 1e-4}, {135, []float64{0.5, 0.9}, 1e-5}} {
+		if got := MultiStepLR(1e-3, c.ep, 150, c.ms); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("milestones %v, epoch %d: lr %g, want %g", c.ms, c.ep, got, c.want)
+		}
+	}
 }
 
 func TestModes(t *testing.T) {

@@ -32,12 +32,12 @@ type LoopConfig struct {
 	Epochs    int     `json:"epochs"`
 	BatchSize int     `json:"batch_size"`
 	HeadLR    float64 `json:"head_lr"`
-	// HeadSchedule is the head's lr schedule: "multistep" (default, upstream's MultiStepLR
-	// ×0.1 at 1/3 and 2/3 of the epochs) or "constant". Short runs in the future layout,
-	// where the head reads only predicted latents that carry little until the predictor
-	// has learned, may want "constant".
-	HeadSchedule string  `json:"head_schedule,omitempty"`
-	PredLR       float64 `json:"pred_lr"`
+	// HeadMilestones are the head's MultiStepLR milestones (×0.1 at each) as fractions of
+	// the epochs. Unset: upstream's ⌊E/3⌋ and ⌊2E/3⌋; [] keeps the lr constant. Short
+	// runs in the future layout, where the head reads predicted latents that carry little
+	// until the predictor has learned, want them late (or none).
+	HeadMilestones *[]float64 `json:"head_milestones,omitempty"`
+	PredLR         float64    `json:"pred_lr"`
 	// FilmLR > 0 gives the guidance bank (FiLM MLPs, VLM adapters, gates) its own AdamW
 	// group with this constant lr; 0 keeps it in the predictor group (upstream). The
 	// zero-initialised tanh gate starts FiLM at the identity and holds back the MLPs'
@@ -218,9 +218,9 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 	for t.state.Epoch < t.Cfg.Epochs {
 		ep := t.state.Epoch
 		order := perm(t.Cfg.Seed, ep, trainSet.Len())
-		lrHead := t.Cfg.HeadLR
-		if t.Cfg.HeadSchedule != "constant" {
-			lrHead = HeadLR(t.Cfg.HeadLR, ep, t.Cfg.Epochs)
+		lrHead := HeadLR(t.Cfg.HeadLR, ep, t.Cfg.Epochs)
+		if t.Cfg.HeadMilestones != nil {
+			lrHead = MultiStepLR(t.Cfg.HeadLR, ep, t.Cfg.Epochs, *t.Cfg.HeadMilestones)
 		}
 		lrPred := t.Cfg.PredLR
 		for t.state.Batch < nb {

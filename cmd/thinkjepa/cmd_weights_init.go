@@ -22,7 +22,7 @@ func init() {
 		summary: "write a randomly initialised (seeded) encoder checkpoint for an architecture preset or config",
 		usage:   "--arch PRESET|config.json --out FILE [--seed S]",
 		setup: func(fs *flag.FlagSet) func([]string) error {
-			archName := fs.String("arch", "demo", "encoder preset (vit_large, vit_huge, vit_giant_xformers, vit_small, vit_tiny, demo) or a config .json")
+			archName := fs.String("arch", "demo", "encoder preset (vit_large, vit_huge, vit_giant_xformers, vit_small, vit_tiny, demo, demo32) or a config .json")
 			out := fs.String("out", "", "output checkpoint (.safetensors)")
 			seed := fs.Uint64("seed", 1, "initialisation seed (recorded in the provenance)")
 			overwrite := fs.Bool("overwrite", false, "replace an existing output")
