@@ -281,9 +281,9 @@ var Encoders = map[string]EncoderConfig{
 	"demo": {Kind: "vjepa_encoder", EmbedDim: 128, Depth: 2, NumHeads: 2, MLPRatio: 4, PatchSize: 16,
 		TubeletSize: 2, ImgSize: 64, NumFrames: 16, InChans: 3, NormEps: 1e-6},
 	// demo32: the same at 32² px, 2×2 patches per tubelet (what `make demo` encodes
-	// with). Four tokens per frame make the demo's predictor about 8× cheaper per step
-	// than sixteen (attention is quadratic in 64·P tokens), and a linear readout of the
-	// hand offsets from the pooled tokens loses nothing (5.3 cm vs 5.6 cm at 64² px,
+	// with). Four tokens per frame make a demo training step 5.5× cheaper than sixteen
+	// (the predictor's attention is quadratic in 64·P tokens), and a linear readout of
+	// the hand offsets from the pooled tokens loses nothing (5.3 cm vs 5.6 cm at 64² px,
 	// true future latents of the demo set).
 	"demo32": {Kind: "vjepa_encoder", EmbedDim: 128, Depth: 2, NumHeads: 2, MLPRatio: 4, PatchSize: 16,
 		TubeletSize: 2, ImgSize: 32, NumFrames: 16, InChans: 3, NormEps: 1e-6},

@@ -24,15 +24,16 @@ fi
 "$BIN" data clip --root "$OUT/split.json" --sampler episode64 --out "$OUT/clip.npz" --overwrite part1/basic_pick_place/0
 "$BIN" data inspect "$OUT/clip.npz"
 
-# Clips: one episode64 clip per episode of the manifest, by split.
+# Clips: one episode64 clip per episode of the manifest, by split (two at a time: decoding
+# runs in an ffmpeg subprocess per clip).
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 "$PY" -c "
 import json,sys
 for e in json.load(open(sys.argv[1]))['episodes']: print(e['split'], e['id'])" "$OUT/split.json" |
 while read -r split id; do
   f="$OUT/clips/$split/$(echo "$id" | tr / _).npz"
-  [ -f "$f" ] || "$BIN" data clip --root "$OUT/split.json" --sampler episode64 --out "$f" "$id" 2>/dev/null
-done
+  [ -f "$f" ] || echo "$id $f"
+done | xargs -r -P 2 -n 2 sh -c '"$0" data clip --root "$1" --sampler episode64 --out "$3" "$2" 2>/dev/null' "$BIN" "$OUT/split.json"
 
 # Dense JEPA branch: a small V-JEPA 2-style encoder (seeded init, 32² px, 2×2 patches per
 # tubelet), observed and target halves encoded separately (ThinkJEPA v2 layout).
@@ -58,7 +59,7 @@ done
 # - predictor dropout and drop path are off (upstream 0.1/0.1): in a few thousand steps they
 #   only add noise. 2 heads of 32 channels: RoPE then has 5 frequencies per axis, not 2.
 SEED=${DEMO_SEED:-42}
-EPOCHS=${DEMO_EPOCHS:-150}
+EPOCHS=${DEMO_EPOCHS:-200}
 run_json() { # run_json MODE → a run config for this seed
   cat <<JSON
 {"mode": "$1", "out": "$OUT/runs/$1-s$SEED", "layout": "future",
