@@ -141,6 +141,28 @@ type ThinkPredictorConfig struct {
 	// training only (jepa.ThinkPredictor.ForwardDrop); 0 turns them off.
 	DropRate     float64 `json:"drop_rate"`
 	DropPathRate float64 `json:"drop_path_rate"`
+	// Track is TJ1's default `track` layout (model-spec §4.6 correction): the context is
+	// all num_frames frames and the queries sit at the same positions (idx_tgt = idx_ctx),
+	// so the predictor re-predicts every frame with all of them, future ones included, in
+	// view. past_frames must then equal num_frames.
+	Track bool `json:"track,omitempty"`
+}
+
+// ContextFrames is the number of context frames: past_frames (num_frames with Track).
+func (c ThinkPredictorConfig) ContextFrames() int {
+	if c.Track {
+		return c.NumFrames
+	}
+	return c.PastFrames
+}
+
+// TargetFrames is the number of predicted frames: num_frames − past_frames (num_frames
+// with Track).
+func (c ThinkPredictorConfig) TargetFrames() int {
+	if c.Track {
+		return c.NumFrames
+	}
+	return c.NumFrames - c.PastFrames
 }
 
 // Hidden is the MLP hidden width.
@@ -157,7 +179,9 @@ func (c ThinkPredictorConfig) Validate() error {
 		{"past_frames", c.PastFrames}, {"num_query_templates", c.NumQueryTemplates}})
 	v.positiveFloat("mlp_ratio", c.MLPRatio)
 	v.positiveFloat("norm_eps", c.NormEps)
-	if c.PastFrames >= c.NumFrames && c.NumFrames > 0 {
+	if c.Track && c.PastFrames != c.NumFrames {
+		v.fail("track: past_frames %d must equal num_frames %d (every frame is context)", c.PastFrames, c.NumFrames)
+	} else if !c.Track && c.PastFrames >= c.NumFrames && c.NumFrames > 0 {
 		v.fail("past_frames %d must be smaller than num_frames %d", c.PastFrames, c.NumFrames)
 	}
 	if c.QueryIndex < 0 {

@@ -349,12 +349,29 @@ func (tc *ThinkCache) Free(e nn.Engine) { tc.cc.free(e) }
 func (p *ThinkPredictor) layout(B int) *layout {
 	cfg := p.Cfg
 	P := cfg.TokensPerFrame
-	Nc, N := cfg.PastFrames*P, cfg.NumFrames*P
-	Nt := N - Nc
+	Nc, Nt := cfg.ContextFrames()*P, cfg.TargetFrames()*P
+	N := Nc + Nt
 	lay := &layout{B: B, Nc: Nc, Nt: Nt, N: N, ctxRows: make([]int32, B*Nc), tgtRows: make([]int32, B*Nt)}
+	// ids[r] is the global token index of row r, its ctx/tgt rows in sorted order:
+	// forecasting, context n = t·P+p for the past frames then the queries after them;
+	// track (idx_tgt = idx_ctx), each context token followed by the query at its index.
+	// Upstream concatenates [ctx; tgt] and argsorts the indices; the order among equal
+	// indices does not matter (attention is permutation-equivariant, positions and the
+	// frame-causal groups are per index).
 	ids := make([]int32, N)
-	for i := range ids {
-		ids[i] = int32(i)
+	ctxRow, tgtRow := make([]int32, Nc), make([]int32, Nt)
+	for i := 0; i < Nc; i++ {
+		if cfg.Track {
+			ctxRow[i], tgtRow[i] = int32(2*i), int32(2*i+1)
+			ids[2*i], ids[2*i+1] = int32(i), int32(i)
+		} else {
+			ctxRow[i], ids[i] = int32(i), int32(i)
+		}
+	}
+	if !cfg.Track {
+		for i := 0; i < Nt; i++ {
+			tgtRow[i], ids[Nc+i] = int32(Nc+i), int32(Nc+i)
+		}
 	}
 	// Upstream builds the predictor over a fake P×1 image, so grid_size = P and ids are
 	// decomposed with tokens_per_frame P², tokens_per_row P: for N ≤ P² this gives t = 0,
@@ -369,14 +386,14 @@ func (p *ThinkPredictor) layout(B int) *layout {
 	for b := 0; b < B; b++ {
 		pos = append(pos, one...)
 		for i := 0; i < Nc; i++ {
-			lay.ctxRows[b*Nc+i] = int32(b*N + i)
+			lay.ctxRows[b*Nc+i] = int32(b*N) + ctxRow[i]
 		}
 		for i := 0; i < Nt; i++ {
-			lay.tgtRows[b*Nt+i] = int32(b*N + Nc + i)
+			lay.tgtRows[b*Nt+i] = int32(b*N) + tgtRow[i]
 		}
 		if cfg.Causal {
 			for n := 0; n < N; n++ {
-				groups = append(groups, int32(n/P))
+				groups = append(groups, ids[n]/int32(P))
 			}
 		}
 	}
@@ -414,9 +431,9 @@ func (p *ThinkPredictor) forward(e nn.Engine, xCtx *nn.Tensor, B int, gammas, be
 	if B <= 0 {
 		return nil, nil, fmt.Errorf("thinkjepa predictor: batch %d", B)
 	}
-	if want := B * cfg.PastFrames * cfg.TokensPerFrame * cfg.EmbedDim; xCtx.Len() != want {
-		return nil, nil, fmt.Errorf("thinkjepa predictor: x_ctx has %d values, want B·past·P·D = %d·%d·%d·%d = %d",
-			xCtx.Len(), B, cfg.PastFrames, cfg.TokensPerFrame, cfg.EmbedDim, want)
+	if want := B * cfg.ContextFrames() * cfg.TokensPerFrame * cfg.EmbedDim; xCtx.Len() != want {
+		return nil, nil, fmt.Errorf("thinkjepa predictor: x_ctx has %d values, want B·context frames·P·D = %d·%d·%d·%d = %d",
+			xCtx.Len(), B, cfg.ContextFrames(), cfg.TokensPerFrame, cfg.EmbedDim, want)
 	}
 	var films []film
 	if gammas != nil || betas != nil {

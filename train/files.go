@@ -51,6 +51,10 @@ type SampleConfig struct {
 	// (LatentStandardization). Both off by default: upstream uses the raw features.
 	Whiten      bool `json:"whiten,omitempty"`
 	Standardize bool `json:"standardize,omitempty"`
+	// Track serves whole clips for the track layout (set from the run's layout, not
+	// from JSON): context and target are all T latent frames, supervision all T frames
+	// with each frame's own extrinsics.
+	Track bool `json:"-"`
 }
 
 // clipSup is the per-clip supervision kept in memory (small).
@@ -254,9 +258,12 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 			}
 		}
 		var tc, tf, split int // observed/future latent frames; first future frame index
-		if fs.Sample.Recursive > 0 {
+		switch {
+		case fs.Sample.Track:
+			tc, tf, split = c.T, c.T, 0 // every frame is context and target
+		case fs.Sample.Recursive > 0:
 			tc, tf, split = fs.Sample.Recursive, fs.Sample.Recursive, s.start+fs.Sample.Recursive
-		} else {
+		default:
 			tc, tf, split = c.past, c.T-c.past, c.past
 		}
 		if bi == 0 {
@@ -264,11 +271,15 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 		} else if tc != b.Tc || tf != b.Tf || P != b.P || D != b.D {
 			return nil, fmt.Errorf("clip %s: latents [%d+%d,%d,%d] differ from the batch's [%d+%d,%d,%d]", c.id, tc, tf, P, D, b.Tc, b.Tf, b.P, b.D)
 		}
-		b.Ctx = append(b.Ctx, all[(split-tc)*frame:split*frame]...)
+		if fs.Sample.Track {
+			b.Ctx = append(b.Ctx, all...)
+		} else {
+			b.Ctx = append(b.Ctx, all[(split-tc)*frame:split*frame]...)
+		}
 		b.Target = append(b.Target, all[split*frame:(split+tf)*frame]...)
 		b.World = append(b.World, c.world[split*b.J*3:(split+tf)*b.J*3]...)
 		var ext []float32
-		if fs.Sample.Camera == "future" || fs.Sample.Recursive > 0 {
+		if fs.Sample.Camera == "future" || fs.Sample.Recursive > 0 || fs.Sample.Track {
 			ext = c.ext[split*16 : (split+tf)*16]
 		} else {
 			ext = rollout.ReplicateLast(c.ext[(split-1)*16:split*16], 1, tf)

@@ -147,9 +147,14 @@ func writeToySetSized(t testing.TB, dir string, n int, seed uint64, sz toySize) 
 }
 
 func toyRun(t testing.TB, dir string, mode Mode, epochs int) *RunConfig {
+	return toyRunWith(t, dir, mode, epochs, "")
+}
+
+// toyRunWith is toyRun with extra top-level run.json fields (`"layout": "track",`).
+func toyRunWith(t testing.TB, dir string, mode Mode, epochs int, extra string) *RunConfig {
 	trainCfg := writeToySet(t, filepath.Join(dir, "train"), 24, 1)
 	valCfg := writeToySet(t, filepath.Join(dir, "val"), 8, 2)
-	raw := fmt.Sprintf(`{"mode": %q, "out": %q, "train": %s, "val": %s,
+	raw := fmt.Sprintf(`{`+extra+`"mode": %q, "out": %q, "train": %s, "val": %s,
 		"predictor": {"predictor_embed_dim": 24, "depth": 2, "num_heads": 2, "mlp_ratio": 2, "causal": true},
 		"film": {"hidden": 16}, "head": {"hidden": 32, "heads": 2},
 		"loop": {"seed": 3, "epochs": %d, "batch_size": 4, "head_lr": 1e-2, "pred_lr": 1e-3, "clip_norm": 5}}`,

@@ -251,6 +251,12 @@ func writeClipPrediction(out, model string, fs *FileSet, i int, world, gt []floa
 		Meta: predfile.Meta{ClipID: predfile.SafeID(c.id), Model: model, Dataset: clip.Dataset, Split: clip.Split, Task: clip.Task,
 			Extra: map[string]any{"episode": clip.Episode}},
 	}
+	if fs.Sample.Track {
+		// Track layout: every frame of the clip is predicted (and was context), so the
+		// prediction covers frames 0..T−1, not the future half.
+		p.Meta.Extra["layout"] = "track"
+		p.Meta.Extra["first_frame"] = 0
+	}
 	if recursive > 0 {
 		p.Meta.Extra["recursive_window"] = recursive
 		p.Meta.Extra["horizons"] = horizons

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"path/filepath"
+
+	"github.com/thinkjepa/thinkjepa/arch"
+	"github.com/thinkjepa/thinkjepa/eval/predfile"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 	"github.com/thinkjepa/thinkjepa/rollout"
@@ -32,14 +36,14 @@ func (p *fixedPass) Release(e nn.Engine)                                        
 
 // The layouts read upstream's frames (model-spec §4.6 correction): in joint, step t of
 // the Tf future steps comes from frames 2t, 2t+1 of [observed | predicted], so the first
-// half of the steps reads observed latents only; in future, step t comes from predicted
-// frame t and no step reads the observed latents directly.
+// half of the steps reads observed latents only; in future and track, step t comes from
+// predicted frame t and no step reads the context latents directly.
 func TestLayoutIndexing(t *testing.T) {
 	const B, Tc, Tf, P, D, J = 1, 4, 4, 2, 8, 52
-	for _, layout := range []Layout{LayoutJoint, LayoutFuture} {
+	for _, layout := range []Layout{LayoutJoint, LayoutFuture, LayoutTrack} {
 		e := cpu.New()
 		rng := rand.New(rand.NewPCG(11, 12))
-		head, err := rollout.NewHead(e, rollout.HeadConfig{Dim: D, Hidden: 8, Heads: 2, Joints: J, NoPool: layout == LayoutFuture})
+		head, err := rollout.NewHead(e, rollout.HeadConfig{Dim: D, Hidden: 8, Heads: 2, Joints: J, NoPool: !layout.Pooled()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +208,8 @@ func TestLayoutConfig(t *testing.T) {
 		{`{"layout": "future", "out": "x"}`, ""},
 		{`{"layout": "joint", "out": "x"}`, ""},
 		{`{"out": "x"}`, ""},
-		{`{"layout": "track", "out": "x"}`, "cannot forecast"},
+		{`{"layout": "track", "out": "x"}`, ""},
+		{`{"layout": "track", "sample": {"ref_mode": "perhand"}, "out": "x"}`, "oracle"},
 		{`{"layout": "sideways", "out": "x"}`, "unknown layout"},
 		{`{"layout": "future", "sample": {"recursive": 4}, "out": "x"}`, "needs layout joint"},
 		{`{"loop": {"head_milestones": [0.5, 1.5]}, "out": "x"}`, "head_milestones"},
@@ -230,4 +235,110 @@ func TestLayoutConfig(t *testing.T) {
 	if _, _, err := m.Predict(e, b); err == nil || !strings.Contains(err.Error(), "pooling") {
 		t.Errorf("future layout with a pooling head: error %v", err)
 	}
+}
+
+// Every layout trains and forecasts on files. joint and future forecast the future half
+// (T−past steps); track predicts every frame of the clip from all of them: its batches
+// hold the whole clip as context and target, with each frame's own extrinsics, and its
+// predictions cover frames 0..T−1.
+func TestLayoutsOnFiles(t *testing.T) {
+	const T, past = 8, 4 // writeToySet
+	for _, layout := range []Layout{LayoutJoint, LayoutFuture, LayoutTrack} {
+		dir := t.TempDir()
+		rc := toyRunWith(t, dir, ModeThinkJEPA, 2, `"layout": "`+string(layout)+`", `)
+		e := cpu.New()
+		if err := Train(e, rc, true, false); err != nil {
+			t.Fatalf("%s: %v", layout, err)
+		}
+		if rc.Predictor.Track != (layout == LayoutTrack) {
+			t.Errorf("%s: predictor track = %v", layout, rc.Predictor.Track)
+		}
+		fs, err := OpenFileSet(*rc.Val, rc.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := fs.Batch([]int{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := OpenFileSet(*rc.Val, SampleConfig{Camera: "future"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := plain.Batch([]int{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTc, wantTf := past, T-past
+		if layout == LayoutTrack {
+			wantTc, wantTf = T, T
+			whole := append(append([]float32(nil), pb.Ctx...), pb.Target...)
+			if !equalF32(b.Ctx, whole) || !equalF32(b.Target, whole) {
+				t.Errorf("track: context and target are not the whole clip's latents")
+			}
+			if !equalF32(b.World, pb.WorldAll) || !equalF32(b.Ext, pb.ExtAll) {
+				t.Errorf("track: supervision is not every frame's joints with its own extrinsics")
+			}
+		}
+		if b.Tc != wantTc || b.Tf != wantTf {
+			t.Errorf("%s: batch frames %d+%d, want %d+%d", layout, b.Tc, b.Tf, wantTc, wantTf)
+		}
+		out := filepath.Join(dir, "pred")
+		if err := Forecast(e, ForecastOptions{Ckpt: filepath.Join(rc.Out, LatestName), Data: *rc.Val, Out: out, NumShards: 1}); err != nil {
+			t.Fatalf("%s: forecast: %v", layout, err)
+		}
+		p, err := predfile.Read(out, "toy000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Pred) != wantTf || len(p.GT) != wantTf {
+			t.Errorf("%s: prediction has %d/%d steps, want %d", layout, len(p.Pred), len(p.GT), wantTf)
+		}
+		for k := 0; k < wantTf; k++ {
+			for j := 0; j < 3; j++ {
+				if p.GT[k][0][j] != pb.WorldAll[((T-wantTf+k)*52+0)*3+j] {
+					t.Fatalf("%s: ground truth of step %d is not frame %d", layout, k, T-wantTf+k)
+				}
+			}
+		}
+	}
+}
+
+func equalF32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The track layout's model gradients (a predictor whose context is every frame and whose
+// queries sit at the same positions, a head without pooling) match central differences.
+func TestModelGradientsTrackLayout(t *testing.T) {
+	e := cpu.New()
+	rng := rand.New(rand.NewPCG(17, 18))
+	pc := arch.ThinkPredictorConfig{EmbedDim: tD, PredictorEmbedDim: 12, Depth: 2, NumHeads: 2, MLPRatio: 2,
+		TokensPerFrame: tP, NumFrames: tTc, PastFrames: tTc, NumQueryTemplates: 2, QueryIndex: 1, NormEps: 1e-6,
+		Causal: true, Track: true}
+	pred, err := NewThinkPred(e, pc, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := tinyModel(t, e, ModeThinkJEPA, 19)
+	head, err := rollout.NewHead(e, rollout.HeadConfig{Dim: tD, Hidden: 8, Heads: 2, Joints: tJ, NoPool: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Init(e, rng)
+	m.Pred, m.Head, m.Layout = pred, head, LayoutTrack
+	if err := m.Film.Params.Set(e, "guidance_layer_scale", []int{2, 1, 1}, []float32{0.6, -0.4}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newMemSet(2, 20).Batch([]int{0, 1}) // Tc = Tf = 2: the whole (tiny) clip
+	checkModelGradients(t, e, m, b, []string{"head:fc_out.bias", "pred:output_adapter.bias", "pred:query_templates.1",
+		"pred:context_adapter.bias", "pred:rollout_layers.0.attn.qkv.bias", "film:guidance_layer_scale"})
 }

@@ -70,40 +70,45 @@ func (m Mode) Validate() error {
 	return fmt.Errorf("unknown mode %q (want thinkjepa, jepa-only or vlm-only)", m)
 }
 
-// Layout says what the predictor forecasts and what the trajectory head reads (upstream's
-// three layouts, model-spec §4.6 correction). Every layout forecasts the Tf future frames
-// from the Tc observed ones and scores Tf trajectory steps; they differ in the head:
-//   - joint (TJ2 train.sh, the default): the head reads [observed | predicted] latents
-//     and AvgPools frame pairs, so step t comes from frames 2t, 2t+1 of the joined
-//     sequence: the first half of the future steps is read from observed latents only.
-//   - future (TJ1 --trajmode traj, TJ2 JOINT_PRED=0): the head reads the Tf predicted
-//     latents only, without pooling: step t comes from predicted frame t.
-//   - track (TJ1's argparse default) is not a forecaster: upstream's predictor gets all
-//     frames, future ones included, as context and "predicts" the same positions. It is
-//     refused here rather than run with future ground truth in its input.
+// Layout says what the predictor predicts and what the trajectory head reads (upstream's
+// three layouts, model-spec §4.6 correction):
+//   - joint (TJ2 train.sh, the default): the predictor forecasts the Tf future frames from
+//     the Tc observed ones; the head reads [observed | predicted] latents and AvgPools
+//     frame pairs, so step t comes from frames 2t, 2t+1 of the joined sequence: the first
+//     half of the future steps is read from observed latents only.
+//   - future (TJ1 --trajmode traj, TJ2 JOINT_PRED=0): the same forecast; the head reads
+//     the Tf predicted latents only, without pooling: step t comes from predicted frame t.
+//   - track (TJ1's argparse default, the released suite's mode): not a forecaster. The
+//     predictor gets every frame of the clip, future ones included, as context and
+//     re-predicts the same positions; the head reads all of them without pooling and
+//     regresses every frame's joints with that frame's own extrinsics. Batches then hold
+//     the whole clip in Ctx, Target, World and Ext (Tc = Tf = T); see FileSet.
 type Layout string
 
 // Layouts.
 const (
 	LayoutJoint  Layout = "joint"
 	LayoutFuture Layout = "future"
+	LayoutTrack  Layout = "track"
 )
 
 // Validate rejects unknown layouts ("" is joint).
 func (l Layout) Validate() error {
 	switch l {
-	case "", LayoutJoint, LayoutFuture:
+	case "", LayoutJoint, LayoutFuture, LayoutTrack:
 		return nil
-	case "track":
-		return fmt.Errorf("layout track feeds the future frames' ground-truth latents to the predictor (TJ1's tracking default): it cannot forecast; use joint or future")
 	}
-	return fmt.Errorf("unknown layout %q (want joint or future)", l)
+	return fmt.Errorf("unknown layout %q (want joint, future or track)", l)
 }
+
+// Pooled reports whether the head AvgPools frame pairs (joint) or reads one frame per
+// step (future, track).
+func (l Layout) Pooled() bool { return l == "" || l == LayoutJoint }
 
 // Model bundles the trainable parts.
 type Model struct {
 	Mode Mode
-	// Layout is joint ("" too) or future; Head.Cfg.NoPool must be set for future.
+	// Layout is joint ("" too), future or track; Head.Cfg.NoPool must be set unless joint.
 	Layout Layout
 	Pred   Predictor
 	Film   *film.Bank // nil when the mode is unguided
@@ -142,13 +147,14 @@ type Batch struct {
 	WorldAll, ExtAll []float32
 }
 
-// Steps is the number of trajectory steps the head outputs: one per future frame
-// ((Tc+Tf)/2 pooled pairs in the joint layout, Tf predicted frames in the future layout).
+// Steps is the number of trajectory steps the head outputs: one per predicted frame
+// ((Tc+Tf)/2 pooled pairs in the joint layout, Tf predicted frames in the future layout,
+// all Tf = T frames in the track layout).
 func (b *Batch) Steps() int { return b.Tf }
 
 func (b *Batch) check(l Layout) error {
-	if (l == "" || l == LayoutJoint) && b.Tc != b.Tf {
-		return fmt.Errorf("batch: observed (%d) and future (%d) frame counts must match: the joint layout's AvgPool 2 over both yields one step per future frame", b.Tc, b.Tf)
+	if (l.Pooled() || l == LayoutTrack) && b.Tc != b.Tf {
+		return fmt.Errorf("batch: context (%d) and predicted (%d) frame counts must match in the %s layout", b.Tc, b.Tf, l)
 	}
 	n := b.B * b.Tc * b.P * b.D
 	if len(b.Ctx) != n || len(b.Target) != b.B*b.Tf*b.P*b.D {
@@ -208,7 +214,7 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout,
 	if err := b.check(m.Layout); err != nil {
 		return nil, err
 	}
-	if pool := m.Head.Cfg.Pool(); (m.Layout == LayoutFuture) != (pool == 1) {
+	if pool := m.Head.Cfg.Pool(); m.Layout.Pooled() != (pool == 2) {
 		return nil, fmt.Errorf("layout %q needs a head with pooling %d, this one pools %d", m.Layout, 3-pool, pool)
 	}
 	p := &pass{}
@@ -256,7 +262,7 @@ func (m *Model) forward(e nn.Engine, b *Batch, infer bool, drop rollout.Dropout,
 	}
 	p.pp = pp
 	headIn, headT := pp.Out(), b.Tf
-	if m.Layout != LayoutFuture {
+	if m.Layout.Pooled() {
 		frame := b.P * b.D
 		p.joined = e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)
 		e.ConcatCols(p.joined, []*nn.Tensor{p.ctx, pp.Out()}, b.B, []int{b.Tc * frame, b.Tf * frame})
@@ -328,7 +334,7 @@ func (m *Model) lossAndGrad(e nn.Engine, b *Batch, w LossWeights, drop rollout.D
 	switch {
 	case m.DetachHead:
 		p.hout.Backward(e, dCam, nil)
-	case m.Layout == LayoutFuture:
+	case !m.Layout.Pooled():
 		p.hout.Backward(e, dCam, dY)
 	default:
 		dJoined := e.Zeros(b.B, b.Tc+b.Tf, b.P, b.D)

@@ -20,7 +20,7 @@ import (
 // RunConfig is the whole of run.json (`thinkjepa train --config run.json`). A small
 // example (demo sizes; unset fields take ThinkJEPA's values, see LoopConfig.Defaults):
 //
-//	{"mode": "thinkjepa", "out": "runs/tj",
+//	{"mode": "thinkjepa", "out": "runs/tj", "layout": "joint",
 //	 "train": {"clips": "d/train/clips", "features": "d/train/feats", "thinker": "d/train/thinker"},
 //	 "val":   {"clips": "d/val/clips", "features": "d/val/feats", "thinker": "d/val/thinker"},
 //	 "sample": {"camera": "last", "ref_mode": "none"},
@@ -35,7 +35,7 @@ import (
 // "truncate": true}, "detach_head": true.
 type RunConfig struct {
 	Mode Mode `json:"mode"`
-	// Layout: joint (default, TJ2) or future (model-spec §4.6; see Layout).
+	// Layout: joint (default, TJ2), future or track (model-spec §4.6; see Layout).
 	Layout Layout       `json:"layout,omitempty"`
 	Out    string       `json:"out"`
 	Train  DataConfig   `json:"train"`
@@ -91,6 +91,11 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 	if err := rc.Layout.Validate(); err != nil {
 		return nil, fmt.Errorf("run config: %w", err)
 	}
+	if rc.Layout == LayoutTrack && rc.Data.RefMode == "perhand" {
+		return nil, fmt.Errorf("run config: layout track with ref_mode perhand: TJ1 takes that reference from each step's own ground truth (an oracle); use ref_mode none")
+	}
+	rc.Predictor.Track = rc.Layout == LayoutTrack
+	rc.Data.Track = rc.Layout == LayoutTrack
 	if rc.Layout != LayoutJoint && rc.Data.Recursive > 0 {
 		return nil, fmt.Errorf("run config: the recursive rollout (sample.recursive) reads [context | prediction] windows: it needs layout joint, not %s", rc.Layout)
 	}
@@ -173,7 +178,11 @@ func (rc *RunConfig) Complete(ds *FileSet) error {
 	if err := set("past_frames", &p.PastFrames, b.Tc); err != nil {
 		return err
 	}
-	if err := set("num_frames", &p.NumFrames, b.Tc+b.Tf); err != nil {
+	frames := b.Tc + b.Tf
+	if p.Track {
+		frames = b.Tc // every frame is context and target
+	}
+	if err := set("num_frames", &p.NumFrames, frames); err != nil {
 		return err
 	}
 	if rc.Mode.Guided() && b.OldX == nil {
@@ -198,7 +207,7 @@ func BuildModel(e nn.Engine, rc *RunConfig, dims Dims) (*Model, error) {
 		return nil, err
 	}
 	hc := rollout.HeadConfig{Dim: rc.Predictor.EmbedDim, Hidden: rc.Head.Hidden, Heads: rc.Head.Heads, Joints: 52,
-		NoPool: rc.Layout == LayoutFuture}
+		NoPool: !rc.Layout.Pooled()}
 	if hc.Hidden == 0 {
 		hc.Hidden = hc.Dim
 	}

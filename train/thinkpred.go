@@ -68,9 +68,9 @@ func (t *ThinkPred) NumBlocks() int { return t.P.Cfg.Depth }
 // predictor's.
 func (t *ThinkPred) checkBatch(Tc, Tf, P int) error {
 	cfg := t.P.Cfg
-	if Tc != cfg.PastFrames || Tf != cfg.FutureFrames() || P != cfg.TokensPerFrame {
-		return fmt.Errorf("batch has %d+%d frames × %d tokens, the predictor is built for %d+%d × %d",
-			Tc, Tf, P, cfg.PastFrames, cfg.FutureFrames(), cfg.TokensPerFrame)
+	if Tc != cfg.ContextFrames() || Tf != cfg.TargetFrames() || P != cfg.TokensPerFrame {
+		return fmt.Errorf("batch has %d context + %d predicted frames × %d tokens, the predictor is built for %d+%d × %d",
+			Tc, Tf, P, cfg.ContextFrames(), cfg.TargetFrames(), cfg.TokensPerFrame)
 	}
 	return nil
 }
