@@ -228,3 +228,31 @@ func FuzzEgoDexFile(f *testing.F) {
 		data.Inspect(p, data.InspectOptions{})
 	})
 }
+
+// FuzzEgoExoSplitCSV: the split CSV (read when annotations/splits.json is absent) as
+// arbitrary bytes never panics listing.
+func FuzzEgoExoSplitCSV(f *testing.F) {
+	root := f.TempDir()
+	if err := egoexofix.Write(root); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, "annotations", "splits.json")); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("take_uid,take_name,split,scenario_name\n" + egoexofix.UIDCurrent + ",x,TRAIN,Cooking\n" + egoexofix.UIDOld + ",y,VAL,Bike Repair\n"))
+	f.Add([]byte("split,take_uid\nTEST\n\"unterminated,\n"))
+	f.Add([]byte("take_uid\n"))
+	p := filepath.Join(root, "annotations", "egoexo_split_latest_train_val_test.csv")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := data.OpenDataset(root); err == nil {
+			for _, ep := range d.Episodes {
+				if ep.Split != "train" && ep.Split != "val" && ep.Split != "test" {
+					t.Fatalf("take %s in split %q", ep.ID, ep.Split)
+				}
+			}
+		}
+	})
+}
