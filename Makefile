@@ -13,7 +13,7 @@ DEB_REF   := python3-torch
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR  ?= demo-out
 
-.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check fuzz
+.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check gpu-bundle fuzz
 
 all: build
 
@@ -85,3 +85,9 @@ cuda-check:
 	done && rm -rf $$tmp && \
 	CGO_CFLAGS="-I$$root/usr/include" $(GO) vet -tags cuda ./nn/cuda/ ./cmd/... && \
 	CGO_CFLAGS="-I$$root/usr/include" $(GO) build -tags cuda -o /dev/null ./cmd/thinkjepa && echo "cuda-tagged build: ok"
+
+# The GPU bundle (gpu-bundle/ and gpu-bundle.tar.xz, ignored): static cuda-tagged binaries,
+# test binaries, fixtures and scripts/gpu-check.sh for a GPU machine without Go. Check it
+# here with gpu-bundle/scripts/gpu-check.sh --dry-run.
+gpu-bundle: deps
+	scripts/gpu-bundle.sh

@@ -57,15 +57,20 @@ func randTensor(e nn.Engine, rng *rand.Rand, shape ...int) *nn.Tensor {
 // EncoderBench prepares an encoder forward on a random clip (seeded, random weights) and
 // returns the function that runs one forward.
 func EncoderBench(e nn.Engine, cfg arch.EncoderConfig, seed uint64) (func() error, error) {
+	return EncoderBenchBatch(e, cfg, 1, seed)
+}
+
+// EncoderBenchBatch is EncoderBench on a batch of B clips.
+func EncoderBenchBatch(e nn.Engine, cfg arch.EncoderConfig, B int, seed uint64) (func() error, error) {
 	enc, err := NewEncoder(e, cfg)
 	if err != nil {
 		return nil, err
 	}
 	enc.Init(e, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	video := randTensor(e, rng, 1, cfg.InChans, cfg.NumFrames, cfg.ImgSize, cfg.ImgSize)
+	video := randTensor(e, rng, B, cfg.InChans, cfg.NumFrames, cfg.ImgSize, cfg.ImgSize)
 	return func() error {
-		outs, _, err := enc.Forward(e, video, 1, cfg.NumFrames, cfg.ImgSize, cfg.ImgSize, false)
+		outs, _, err := enc.Forward(e, video, B, cfg.NumFrames, cfg.ImgSize, cfg.ImgSize, false)
 		if err != nil {
 			return err
 		}
@@ -79,6 +84,11 @@ func EncoderBench(e nn.Engine, cfg arch.EncoderConfig, seed uint64) (func() erro
 // PredictorBench prepares a ThinkJEPA predictor forward + backward of sum(out·g) with
 // random FiLM inputs (seeded) and returns the function that runs one step.
 func PredictorBench(e nn.Engine, cfg arch.ThinkPredictorConfig, seed uint64) (func() error, error) {
+	return PredictorBenchBatch(e, cfg, 1, seed)
+}
+
+// PredictorBenchBatch is PredictorBench on a batch of B clips.
+func PredictorBenchBatch(e nn.Engine, cfg arch.ThinkPredictorConfig, B int, seed uint64) (func() error, error) {
 	p, err := NewThinkPredictor(e, cfg)
 	if err != nil {
 		return nil, err
@@ -86,17 +96,17 @@ func PredictorBench(e nn.Engine, cfg arch.ThinkPredictorConfig, seed uint64) (fu
 	p.Init(e, seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	P, D := cfg.TokensPerFrame, cfg.PredictorEmbedDim
-	x := randTensor(e, rng, 1, cfg.PastFrames*P, cfg.EmbedDim)
-	g := randTensor(e, rng, 1, cfg.FutureFrames()*P, cfg.EmbedDim)
+	x := randTensor(e, rng, B, cfg.PastFrames*P, cfg.EmbedDim)
+	g := randTensor(e, rng, B, cfg.FutureFrames()*P, cfg.EmbedDim)
 	var gam, bet, dGam, dBet []*nn.Tensor
 	for l := 0; l < cfg.Depth; l++ {
-		gam = append(gam, randTensor(e, rng, 1, D))
-		bet = append(bet, randTensor(e, rng, 1, D))
-		dGam = append(dGam, e.Zeros(1, D))
-		dBet = append(dBet, e.Zeros(1, D))
+		gam = append(gam, randTensor(e, rng, B, D))
+		bet = append(bet, randTensor(e, rng, B, D))
+		dGam = append(dGam, e.Zeros(B, D))
+		dBet = append(dBet, e.Zeros(B, D))
 	}
 	return func() error {
-		out, cache, err := p.Forward(e, x, 1, gam, bet, true)
+		out, cache, err := p.Forward(e, x, B, gam, bet, true)
 		if err != nil {
 			return err
 		}

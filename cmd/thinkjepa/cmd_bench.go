@@ -33,6 +33,8 @@ func init() {
 			script := fs.String("script", "tools/reference/bench.py", "the PyTorch benchmark script, for --pytorch")
 			jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 			dev := addDeviceFlags(fs)
+			gpuTable := fs.Bool("gpu-workloads", false, "instead: the GPU check's workloads (ViT-L encoder forward, 8×16×256²; predictor fwd+bwd at ViT-L width, batch 16) on --device; with --json")
+			gpuSmall := fs.Bool("gpu-workloads-small", false, "with --gpu-workloads: tiny shapes (a dry run of the tooling)")
 			vitl := fs.Bool("vitl-clip", false, "instead: one full ViT-L (vit_large) inference forward on a 16-frame 256² clip (random weights), reporting time and peak RSS")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
@@ -58,6 +60,9 @@ func init() {
 				}
 				if *vitl {
 					return runVitLClip(e)
+				}
+				if *gpuTable {
+					return runGPUBench(e, *repeats, *gpuSmall, *jsonOut)
 				}
 				if *repeats < 1 {
 					return usageErrorf("--repeats must be ≥ 1")
