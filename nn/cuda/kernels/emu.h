@@ -67,28 +67,37 @@ struct Fiber {
 
 using Invoke = void (*)(void **args);
 
-// Per OS thread: the launch in progress and the fiber now running.
+// Per OS thread: the launch in progress and the fiber now running. Constant-initialised
+// (constinit, trivial members only), so an access is a plain TLS load: with a dynamic
+// initialiser every threadIdx in a kernel went through a TLS init call (a fifth of the
+// emulator's time).
 struct Ctx {
 	uint3 threadIdx{}, blockIdx{};
 	dim3 blockDim, gridDim;
-	unsigned tid = 0;       // linear thread index in the block
-	Fiber *cur = nullptr;   // nullptr: running without fibers (barrier-free kernel)
-	Context sched;          // the scheduler's context
+	unsigned tid = 0;         // linear thread index in the block
+	Fiber *cur = nullptr;     // nullptr: running without fibers (barrier-free kernel)
+	Context sched;            // the scheduler's context
 	Invoke invoke = nullptr;
 	void **args = nullptr;
-	void *smem = nullptr;   // dynamic shared memory of the current block
+	void *smem = nullptr;     // dynamic shared memory of the current block
 	uint64_t *shfl = nullptr; // one slot per thread for warp shuffles
-	std::string err;        // first error of the launch
+};
+
+inline thread_local constinit Ctx g;
+
+// The per-thread state touched once per launch or block.
+struct Cold {
+	std::string err; // first error of the launch
 	std::vector<Fiber> fibers;
 	std::vector<char *> stacks;
 };
 
-inline thread_local Ctx g;
+inline thread_local Cold cold;
 
 constexpr size_t kStack = 256 << 10;
 
 inline void fail(const std::string &msg) {
-	if (g.err.empty()) g.err = msg;
+	if (cold.err.empty()) cold.err = msg;
 }
 
 inline void switch_to(Context &save, Context &load) {
@@ -154,30 +163,30 @@ inline void set_thread(unsigned t) {
 // run_block runs every thread of the current block to completion.
 inline void run_block(unsigned nthreads, bool nosync) {
 	if (nosync) {
-		for (unsigned t = 0; t < nthreads && g.err.empty(); t++) {
+		for (unsigned t = 0; t < nthreads && cold.err.empty(); t++) {
 			set_thread(t);
 			g.cur = nullptr;
 			g.invoke(g.args);
 		}
 		return;
 	}
-	if (g.fibers.size() < nthreads) g.fibers.resize(nthreads);
-	while (g.stacks.size() < nthreads) {
+	if (cold.fibers.size() < nthreads) cold.fibers.resize(nthreads);
+	while (cold.stacks.size() < nthreads) {
 		void *p = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED) {
 			fail("emu: cannot map a fiber stack");
 			return;
 		}
-		g.stacks.push_back((char *)p);
+		cold.stacks.push_back((char *)p);
 	}
 	for (unsigned t = 0; t < nthreads; t++) {
-		g.fibers[t].state = NEW;
-		g.fibers[t].stack = g.stacks[t];
+		cold.fibers[t].state = NEW;
+		cold.fibers[t].stack = cold.stacks[t];
 	}
 	const unsigned nwarps = (nthreads + 31) / 32;
 	for (;;) {
 		for (unsigned t = 0; t < nthreads; t++) {
-			Fiber &f = g.fibers[t];
+			Fiber &f = cold.fibers[t];
 			if (f.state == NEW) {
 				init_fiber(f);
 			} else if (f.state != RUNNABLE) {
@@ -189,7 +198,7 @@ inline void run_block(unsigned nthreads, bool nosync) {
 			switch_to(g.sched, f.ctx);
 			g.cur = nullptr;
 		}
-		if (!g.err.empty()) return;
+		if (!cold.err.empty()) return;
 		// Everyone is done or parked at a barrier. Release complete warps first.
 		bool released = false, live = false;
 		for (unsigned w = 0; w < nwarps; w++) {
@@ -197,7 +206,7 @@ inline void run_block(unsigned nthreads, bool nosync) {
 			bool all = true, any = false;
 			int line = -1;
 			for (unsigned t = lo; t < hi; t++) {
-				Fiber &f = g.fibers[t];
+				Fiber &f = cold.fibers[t];
 				if (f.state == DONE) continue;
 				if (f.state != AT_WARP || (line >= 0 && f.line != line)) {
 					all = false;
@@ -208,7 +217,7 @@ inline void run_block(unsigned nthreads, bool nosync) {
 			}
 			if (all && any) {
 				for (unsigned t = lo; t < hi; t++)
-					if (g.fibers[t].state == AT_WARP) g.fibers[t].state = RUNNABLE;
+					if (cold.fibers[t].state == AT_WARP) cold.fibers[t].state = RUNNABLE;
 				released = true;
 			}
 		}
@@ -216,7 +225,7 @@ inline void run_block(unsigned nthreads, bool nosync) {
 		int line = -1;
 		bool all = true;
 		for (unsigned t = 0; t < nthreads; t++) {
-			Fiber &f = g.fibers[t];
+			Fiber &f = cold.fibers[t];
 			if (f.state == DONE) continue;
 			live = true;
 			if (f.state != AT_BLOCK) {
@@ -236,13 +245,13 @@ inline void run_block(unsigned nthreads, bool nosync) {
 			return;
 		}
 		for (unsigned t = 0; t < nthreads; t++)
-			if (g.fibers[t].state == AT_BLOCK) g.fibers[t].state = RUNNABLE;
+			if (cold.fibers[t].state == AT_BLOCK) cold.fibers[t].state = RUNNABLE;
 	}
 }
 
 // launch runs a grid. Returns the first error, or an empty string.
 inline std::string launch(Invoke inv, bool nosync, dim3 grid, dim3 block, size_t smem, void **args) {
-	g.err.clear();
+	cold.err.clear();
 	g.invoke = inv;
 	g.args = args;
 	g.gridDim = grid;
@@ -261,7 +270,7 @@ inline std::string launch(Invoke inv, bool nosync, dim3 grid, dim3 block, size_t
 				for (auto &v : sm) v = NAN;
 				g.smem = sm.data();
 				run_block(nthreads, nosync);
-				if (!g.err.empty()) return g.err;
+				if (!cold.err.empty()) return cold.err;
 			}
 	return "";
 }
