@@ -270,11 +270,30 @@ func (e *Engine) LinearBackward(dIn, dW, dB, dOut, in, w *nn.Tensor, M, K, N int
 	}
 }
 
+// colChunkRows is the row chunk of the two-pass column sums: a tall [M, N] matrix gets
+// ceil(N/32)·ceil(M/256) blocks instead of ceil(N/32), which for a bias gradient over a
+// batch of tokens (M in the tens of thousands, N a few hundred) is the difference between
+// a dozen busy SMs and all of them.
+const colChunkRows = 256
+
+func colChunks(M int) int {
+	c := (M + colChunkRows - 1) / colChunkRows
+	if c > 65535 {
+		panic(fmt.Sprintf("cuda: column sum over %d rows exceeds the grid", M))
+	}
+	return c
+}
+
+// colSum: out[j] += Σ_i x[i, j] for x [M, N].
 func (e *Engine) colSum(out, x devptr, M, N int) {
-	if N == 0 {
+	if N == 0 || M == 0 {
 		return
 	}
-	e.launch("tj_col_sum", dim3{(N + 31) / 32, 1, 1}, dim3{32, 8, 1}, 0, out, x, M, N)
+	chunks := colChunks(M)
+	part := e.scratch(4 * chunks * N)
+	defer part.free()
+	e.launch("tj_col_partial", dim3{(N + 31) / 32, chunks, 1}, dim3{32, 8, 1}, 0, part.dev(), x, M, N, colChunkRows)
+	e.elementwise("tj_col_finish", N, out, part.dev(), chunks, N)
 }
 
 // BatchedMatMul: C_i = α·op(A_i)·op(B_i) + β·C_i over contiguous stacks.
@@ -326,7 +345,17 @@ func (e *Engine) LayerNormBackward(dIn, dW, dB, dOut, in, w, mean, rstd *nn.Tens
 		e.launch("tj_layernorm_bwd_dx", dim3{M, 1, 1}, dim3{normThreads(C), 1, 1}, 0, p(dIn, M*C, "dIn"), g, x, p(w, C, "w"), mu, rs, C)
 	}
 	if w != nil && (dW != nil || dB != nil) {
-		e.launch("tj_layernorm_bwd_wb", dim3{(C + 31) / 32, 1, 1}, dim3{32, 8, 1}, 0, p(dW, C, "dW"), p(dB, C, "dB"), g, x, mu, rs, M, C)
+		chunks := colChunks(M)
+		pw, pb := e.scratch(4*chunks*C), e.scratch(4*chunks*C)
+		defer pw.free()
+		defer pb.free()
+		e.launch("tj_layernorm_bwd_wb_partial", dim3{(C + 31) / 32, chunks, 1}, dim3{32, 8, 1}, 0, pw.dev(), pb.dev(), g, x, mu, rs, M, C, colChunkRows)
+		if dW != nil {
+			e.elementwise("tj_col_finish", C, p(dW, C, "dW"), pw.dev(), chunks, C)
+		}
+		if dB != nil {
+			e.elementwise("tj_col_finish", C, p(dB, C, "dB"), pb.dev(), chunks, C)
+		}
 	}
 }
 

@@ -245,6 +245,18 @@ func (s *Suite) linear() {
 		e.LinearBackward(gi, gw, gb, up(e, dOut), up(e, in), up(e, w), M, K, N)
 		return host(e, gi, gw, gb)
 	})
+	// A tall matrix: the bias gradient sums over several row chunks.
+	{
+		M, K, N := 600, 5, 40
+		in, w, dOut, dB0 := s.vec(M*K), s.vec(N*K), s.vec(M*N), s.vec(N)
+		dB := f64(dB0)
+		kern.LinearBackward(nil, nil, dB, f64(dOut), f64(in), f64(w), M, K, N)
+		s.check("LinearBackward tall dB", tol, []string{"dB"}, [][]float64{dB}, func(e nn.Engine) [][]float32 {
+			gb := up(e, dB0)
+			e.LinearBackward(nil, nil, gb, up(e, dOut), up(e, in), up(e, w), M, K, N)
+			return host(e, gb)
+		})
+	}
 	// Only dW: nil gradients are skipped.
 	dW = f64(dW0)
 	kern.LinearBackward(nil, dW, nil, f64(dOut), f64(in), f64(w), M, K, N)
@@ -277,7 +289,11 @@ func (s *Suite) batchedMatMul() {
 }
 
 func (s *Suite) layerNorm() {
-	M, C := 13, 203
+	s.layerNormSize(13, 203)
+	s.layerNormSize(521, 37) // several row chunks in the dW/dB sums
+}
+
+func (s *Suite) layerNormSize(M, C int) {
 	in, w, b, g := s.vec(M*C), s.vec(C), s.vec(C), s.vec(M*C)
 	for i := range in { // an offset mean, as activations have
 		in[i] = 3 + 0.5*in[i]
@@ -290,7 +306,7 @@ func (s *Suite) layerNorm() {
 		}
 		out, mean, rstd := make([]float64, M*C), make([]float64, M), make([]float64, M)
 		kern.LayerNorm(out, mean, rstd, f64(in), nilOr(ww), nilOr(bb), M, C, 1e-6)
-		s.check(fmt.Sprintf("LayerNorm affine=%v", affine), 2e-6, []string{"out", "mean", "rstd"}, [][]float64{out, mean, rstd}, func(e nn.Engine) [][]float32 {
+		s.check(fmt.Sprintf("LayerNorm M%d C%d affine=%v", M, C, affine), 2e-6, []string{"out", "mean", "rstd"}, [][]float64{out, mean, rstd}, func(e nn.Engine) [][]float32 {
 			o, m, r := e.Empty(M, C), e.Empty(M), e.Empty(M)
 			e.LayerNorm(o, m, r, up(e, in), up(e, ww), up(e, bb), M, C, 1e-6)
 			return host(e, o, m, r)
@@ -300,7 +316,7 @@ func (s *Suite) layerNorm() {
 			dW, dB = nil, nil
 		}
 		kern.LayerNormBackward(dIn, dW, dB, f64(g), f64(in), nilOr(ww), mean, rstd, M, C)
-		s.check(fmt.Sprintf("LayerNormBackward affine=%v", affine), 1e-5, []string{"dIn", "dW", "dB"}, [][]float64{dIn, dW, dB}, func(e nn.Engine) [][]float32 {
+		s.check(fmt.Sprintf("LayerNormBackward M%d C%d affine=%v", M, C, affine), 1e-5, []string{"dIn", "dW", "dB"}, [][]float64{dIn, dW, dB}, func(e nn.Engine) [][]float32 {
 			o, m, r := e.Empty(M, C), e.Empty(M), e.Empty(M)
 			x := up(e, in)
 			e.LayerNorm(o, m, r, x, up(e, ww), up(e, bb), M, C, 1e-6)

@@ -1,25 +1,36 @@
 // reduce.cu: column and whole-tensor reductions. Every sum has a fixed order (no atomics),
 // so results are deterministic run to run.
+//
+// Column sums over many rows (bias gradients, LayerNorm's dW/dB) run in two passes so
+// that a tall matrix keeps the whole GPU busy: tj_col_partial-style kernels give each
+// (32-column, row-chunk) pair its own block (block (32, 8): 32 columns, 8 row-strided
+// partial sums combined in order through shared memory) and write one partial per chunk;
+// tj_col_finish adds the chunks' partials in chunk order into the output.
 
-// Column sums over rows, added into the output: for j < N, out[j] += Σ_{i<M} f(i, j).
-// Block (32, 8): 32 columns, 8 row-strided partial sums combined in order through shared
-// memory. grid.x = ceil(N/32), grid.y = groups (a batch of independent [M, N] problems,
-// stride M·N in, N out).
-
-// dB[j] += Σ_i dOut[i, j].
-KERNEL tj_col_sum(float *out, const float *x, int M, int N) {
-	__shared__ float part[8][33];
+// part[chunk, j] = Σ_{i in chunk} x[i, j] for x [M, N]; chunk = blockIdx.y of rows
+// [chunk·rows, (chunk+1)·rows).
+KERNEL tj_col_partial(float *part, const float *x, int M, int N, int rows) {
+	__shared__ float red[8][33];
 	const int j = blockIdx.x * 32 + threadIdx.x;
-	const i64 base = (i64)blockIdx.y * M * N;
+	const int r0 = blockIdx.y * rows, r1 = imin(M, r0 + rows);
 	float s = 0.f;
 	if (j < N)
-		for (int i = threadIdx.y; i < M; i += 8) s += x[base + (i64)i * N + j];
-	part[threadIdx.y][threadIdx.x] = s;
+		for (int i = r0 + threadIdx.y; i < r1; i += 8) s += x[(i64)i * N + j];
+	red[threadIdx.y][threadIdx.x] = s;
 	__syncthreads();
 	if (threadIdx.y == 0 && j < N) {
 		float t = 0.f;
-		for (int r = 0; r < 8; r++) t += part[r][threadIdx.x];
-		out[(i64)blockIdx.y * N + j] += t;
+		for (int r = 0; r < 8; r++) t += red[r][threadIdx.x];
+		part[(i64)blockIdx.y * N + j] = t;
+	}
+}
+
+// out[j] += Σ_c part[c, j] over chunks c in order (out null: nothing to do).
+KERNEL tj_col_finish(float *out, const float *part, int chunks, int N) {
+	GRID_LOOP(j, N) {
+		float t = 0.f;
+		for (int c = 0; c < chunks; c++) t += part[(i64)c * N + j];
+		out[j] += t;
 	}
 }
 
@@ -50,31 +61,32 @@ KERNEL tj_film_bwd_gb(float *dgamma, float *dbeta, const float *dout, const floa
 	}
 }
 
-// LayerNorm backward for the affine parameters: dW[j] += Σ_i dOut[i,j]·x̂[i,j],
-// dB[j] += Σ_i dOut[i,j] with x̂ = (x − mean)·rstd; either output may be null.
-KERNEL tj_layernorm_bwd_wb(float *dw, float *db, const float *dout, const float *in, const float *mean,
-                           const float *rstd, int M, int C) {
-	__shared__ float pw[8][33], pb[8][33];
+// LayerNorm backward for the affine parameters, first pass: per row chunk (blockIdx.y),
+// pw[chunk, j] = Σ dOut[i,j]·x̂[i,j] and pb[chunk, j] = Σ dOut[i,j] with x̂ = (x − mean)·rstd.
+KERNEL tj_layernorm_bwd_wb_partial(float *pw, float *pb, const float *dout, const float *in, const float *mean,
+                                   const float *rstd, int M, int C, int rows) {
+	__shared__ float rw[8][33], rb[8][33];
 	const int j = blockIdx.x * 32 + threadIdx.x;
+	const int r0 = blockIdx.y * rows, r1 = imin(M, r0 + rows);
 	float sw = 0.f, sb = 0.f;
 	if (j < C)
-		for (int i = threadIdx.y; i < M; i += 8) {
+		for (int i = r0 + threadIdx.y; i < r1; i += 8) {
 			float g = dout[(i64)i * C + j];
 			float n = (in[(i64)i * C + j] - mean[i]) * rstd[i];
 			sw += g * n;
 			sb += g;
 		}
-	pw[threadIdx.y][threadIdx.x] = sw;
-	pb[threadIdx.y][threadIdx.x] = sb;
+	rw[threadIdx.y][threadIdx.x] = sw;
+	rb[threadIdx.y][threadIdx.x] = sb;
 	__syncthreads();
 	if (threadIdx.y == 0 && j < C) {
 		float tw = 0.f, tb = 0.f;
 		for (int r = 0; r < 8; r++) {
-			tw += pw[r][threadIdx.x];
-			tb += pb[r][threadIdx.x];
+			tw += rw[r][threadIdx.x];
+			tb += rb[r][threadIdx.x];
 		}
-		if (dw) dw[j] += tw;
-		if (db) db[j] += tb;
+		pw[(i64)blockIdx.y * C + j] = tw;
+		pb[(i64)blockIdx.y * C + j] = tb;
 	}
 }
 
