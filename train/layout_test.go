@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"path/filepath"
+	"slices"
 
 	"github.com/thinkjepa/thinkjepa/arch"
 	"github.com/thinkjepa/thinkjepa/eval/predfile"
@@ -273,10 +274,10 @@ func TestLayoutsOnFiles(t *testing.T) {
 		if layout == LayoutTrack {
 			wantTc, wantTf = T, T
 			whole := append(append([]float32(nil), pb.Ctx...), pb.Target...)
-			if !equalF32(b.Ctx, whole) || !equalF32(b.Target, whole) {
+			if !slices.Equal(b.Ctx, whole) || !slices.Equal(b.Target, whole) {
 				t.Errorf("track: context and target are not the whole clip's latents")
 			}
-			if !equalF32(b.World, pb.WorldAll) || !equalF32(b.Ext, pb.ExtAll) {
+			if !slices.Equal(b.World, pb.WorldAll) || !slices.Equal(b.Ext, pb.ExtAll) {
 				t.Errorf("track: supervision is not every frame's joints with its own extrinsics")
 			}
 		}
@@ -302,18 +303,6 @@ func TestLayoutsOnFiles(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The track layout's model gradients (a predictor whose context is every frame and whose

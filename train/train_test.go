@@ -165,58 +165,8 @@ func TestModelGradients(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := newMemSet(2, 6).Batch([]int{0, 1})
-	w := LossWeights{Traj: 1, Pred: 0.5}
-	zero := func() {
-		m.Head.Params.ZeroGrad(e)
-		m.Pred.Params().ZeroGrad(e)
-		m.Film.Params.ZeroGrad(e)
-	}
-	zero()
-	if _, err := m.LossAndGrad(e, b, w); err != nil {
-		t.Fatal(err)
-	}
-	loss := func() float64 {
-		ls, err := m.LossAndGrad(e, b, w) // gradients are ignored here
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ls.Total
-	}
-	params := []*nn.Param{
-		m.Head.Params.Get("fc_out.bias"), m.Head.Params.Get("token_query"),
-		m.Pred.Params().Get("output_adapter.bias"), m.Pred.Params().Get("query_templates.1"),
-		m.Film.Params.Get("guidance_layer_scale"), m.Film.Params.Get("guidance_fusion_mlps.1.3.bias"),
-	}
-	anas := map[string][]float32{}
-	for _, p := range params {
-		if p == nil {
-			t.Fatal("missing parameter")
-		}
-		anas[p.Name] = e.ToHost(p.G)
-	}
-	for _, p := range params {
-		ana := anas[p.Name]
-		data := e.ToHost(p.W)
-		var num, den float64
-		for i := range data {
-			orig := data[i]
-			h := float32(1e-2)
-			data[i] = orig + h
-			_ = m.setParam(e, p, data)
-			lp := loss()
-			data[i] = orig - h
-			_ = m.setParam(e, p, data)
-			lm := loss()
-			data[i] = orig
-			_ = m.setParam(e, p, data)
-			g := (lp - lm) / (2 * float64(h))
-			num += (g - float64(ana[i])) * (g - float64(ana[i]))
-			den += g * g
-		}
-		if r := math.Sqrt(num / math.Max(den, 1e-30)); r > 1e-2 || math.IsNaN(r) {
-			t.Errorf("%s: gradient relative error %.2e", p.Name, r)
-		}
-	}
+	checkModelGradients(t, e, m, b, []string{"head:fc_out.bias", "head:token_query", "pred:output_adapter.bias",
+		"pred:query_templates.1", "film:guidance_layer_scale", "film:guidance_fusion_mlps.1.3.bias"})
 }
 
 func (m *Model) setParam(e nn.Engine, p *nn.Param, data []float32) error {
