@@ -17,6 +17,7 @@ type NPZ struct {
 	path  string
 	zr    *zip.ReadCloser
 	files map[string]*zip.File
+	order []string // member names in archive order (NumPy's NpzFile.files order)
 }
 
 // OpenNPZ opens a .npz file. The error names the file when it is missing, truncated or not a zip.
@@ -27,7 +28,11 @@ func OpenNPZ(path string) (*NPZ, error) {
 	}
 	z := &NPZ{path: path, zr: zr, files: map[string]*zip.File{}}
 	for _, f := range zr.File {
-		z.files[strings.TrimSuffix(f.Name, ".npy")] = f
+		k := strings.TrimSuffix(f.Name, ".npy")
+		if _, dup := z.files[k]; !dup {
+			z.order = append(z.order, k)
+		}
+		z.files[k] = f
 	}
 	return z, nil
 }
@@ -47,6 +52,10 @@ func (z *NPZ) Keys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Ordered lists the array names in archive order, the order NumPy's np.load(...).files
+// gives; formats that say "the first array" mean the first of these.
+func (z *NPZ) Ordered() []string { return append([]string(nil), z.order...) }
 
 // Has reports whether the archive holds key.
 func (z *NPZ) Has(key string) bool { _, ok := z.files[key]; return ok }
