@@ -24,6 +24,9 @@ func (w Windows) Check() error {
 	return nil
 }
 
+// EffectiveStride is the stride in frames (Stride, or Future when Stride is 0).
+func (w Windows) EffectiveStride() int { return w.stride() }
+
 func (w Windows) stride() int {
 	if w.Stride == 0 {
 		return w.Future

@@ -116,6 +116,13 @@ func writeToySetSized(t testing.TB, dir string, n int, seed uint64, sz toySize) 
 		w := npy.NewNPZWriter()
 		w.Add("vjepa_input_feats", npy.FromFloat32AsHalf(feats(0), past/2, P, D))
 		w.Add("vjepa_target_feats", npy.FromFloat32AsHalf(feats(past), past/2, P, D))
+		// source frames, as `encode --split-clips` writes them (the anomaly stage reads them)
+		raw := make([]int32, T)
+		for f := range raw {
+			raw[f] = int32(f)
+		}
+		w.Add("past_raw_indices", npy.FromInt32(raw[:past], past))
+		w.Add("target_raw_indices", npy.FromInt32(raw[past:], T-past))
 		if err := w.WriteFile(filepath.Join(cfg.Features, clip.Episode+".npz")); err != nil {
 			t.Fatal(err)
 		}

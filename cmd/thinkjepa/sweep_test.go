@@ -149,6 +149,15 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"forecast", "--ckpt", f("enc.safetensors"), "--data", f("clips"), "--out", f("p"), "--horizons", "4,x"}, `--horizons: horizon "x"`},
 		{[]string{"forecast", "--ckpt", f("enc.safetensors"), "--data", f("clips"), "--out", f("p"), "--batch", "0"}, "--batch must be ≥ 1"},
 
+		{[]string{"anomaly", "--features", f("clips"), "--out", f("an")}, "--ckpt is required"},
+		{[]string{"anomaly", "--ckpt", f("missing"), "--features", f("clips"), "--out", f("an")}, "missing"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an")}, "enc.safetensors: not a thinkjepa training checkpoint"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--fpr", "1"}, "--fpr must be in [0, 1)"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--stride", "-1"}, "--stride must be ≥ 0"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--threshold", "NaN"}, "--threshold must be finite"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--batch", "0"}, "--batch must be ≥ 1"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--shard", "1/1"}, `invalid value "1/1" for flag -shard`},
+
 		{[]string{"baseline", "--kind", "stationary", "--out", f("bp")}, "--data is required"},
 		{[]string{"baseline", "--kind", "nope", "--data", f("clips"), "--out", f("bp")}, `unknown baseline "nope"`},
 		{[]string{"baseline", "--kind", "stationary", "--data", f("missing"), "--out", f("bp")}, "missing: no such file"},

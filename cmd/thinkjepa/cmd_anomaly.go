@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+	"github.com/thinkjepa/thinkjepa/train"
+)
+
+func init() {
+	register(&command{
+		name:    "anomaly",
+		summary: "score clips for latent anomalies with a trained predictor (per-frame scores, plots, ROC AUC against labels)",
+		usage:   "--ckpt C --features F [--thinker T] [--labels DIR] --out DIR [flags]",
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			ckpt := fs.String("ckpt", "", "checkpoint of a train run (required); its predictor's past/future frames are the window")
+			feats := fs.String("features", "", "folder of per-clip feature files: ours (vjepa_input/target_feats) or upstream's vjepa_feats (required)")
+			thinker := fs.String("thinker", "", "folder of thinker caches (needed by guided models)")
+			labels := fs.String("labels", "", "folder of frame labels (.npy/.npz/.txt/.csv/.json, searched recursively, matched by file stem); clips without labels are scored and reported as unlabelled")
+			out := fs.String("out", "", "output folder (required): clips/<id>/scores.csv and scores.png, summary.json, summary.md")
+			overwrite := fs.Bool("overwrite", false, "replace an existing summary in --out")
+			shard := addShardFlag(fs, "score the clips")
+			stride := fs.Int("stride", 0, "frames between window starts (0: the predictor's future frames, as upstream's --anomaly_stride 0)")
+			thr := fs.Float64("threshold", 1.0, "flag rule score > threshold, in latent units (upstream's --anomaly_threshold)")
+			fpr := fs.Float64("fpr", 0.05, "target false-positive rate for the threshold calibrated on normal labelled clips")
+			batch := fs.Int("batch", 8, "windows per forward pass")
+			dev := addDeviceFlags(fs)
+			return func(args []string) error {
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				if err := requireFlags(fs, "ckpt", "features", "out"); err != nil {
+					return err
+				}
+				if *stride < 0 {
+					return usageErrorf("--stride must be ≥ 0, got %d", *stride)
+				}
+				if *batch < 1 {
+					return usageErrorf("--batch must be ≥ 1, got %d", *batch)
+				}
+				if math.IsNaN(*thr) || math.IsInf(*thr, 0) {
+					return usageErrorf("--threshold must be finite, got %v", *thr)
+				}
+				if !(*fpr >= 0 && *fpr < 1) {
+					return usageErrorf("--fpr must be in [0, 1), got %v", *fpr)
+				}
+				name := "summary.json"
+				if shard.N > 1 {
+					name = fmt.Sprintf("summary.shard-%d-of-%d.json", shard.I, shard.N)
+				}
+				if err := fsutil.CheckNoClobber(filepath.Join(*out, name), *overwrite); err != nil {
+					return err
+				}
+				e, err := dev.engine()
+				if err != nil {
+					return err
+				}
+				return train.Anomaly(e, train.AnomalyOptions{Ckpt: *ckpt, Features: *feats, Thinker: *thinker, Labels: *labels,
+					Out: *out, Shard: shard.I, NumShards: shard.N, Stride: *stride, Threshold: *thr, FPR: *fpr, BatchSize: *batch})
+			}
+		},
+	})
+}

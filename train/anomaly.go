@@ -1,0 +1,268 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/thinkjepa/thinkjepa/anomaly"
+	"github.com/thinkjepa/thinkjepa/film"
+	"github.com/thinkjepa/thinkjepa/internal/buildinfo"
+	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+	"github.com/thinkjepa/thinkjepa/internal/progress"
+	"github.com/thinkjepa/thinkjepa/nn"
+	"github.com/thinkjepa/thinkjepa/thinker"
+)
+
+// AnomalyOptions configures `thinkjepa anomaly` (model-spec §4.12).
+type AnomalyOptions struct {
+	Ckpt      string
+	Features  string // folder of per-clip feature files (anomaly.ReadClipLatents)
+	Thinker   string // folder of thinker caches; required by guided models
+	Labels    string // folder of frame labels; "" = every clip unlabelled
+	Out       string
+	Shard     int
+	NumShards int
+	// Stride between windows in frames (0: the model's future frames); the window's past
+	// and future are the predictor's.
+	Stride    int
+	Threshold float64 // flag rule score > Threshold (upstream's --anomaly_threshold, 1.0)
+	FPR       float64 // target false-positive rate for the calibrated threshold
+	BatchSize int     // windows per forward pass
+}
+
+// Output names inside AnomalyOptions.Out.
+const (
+	AnomalyClipsDir = "clips"
+	AnomalyScores   = "scores.csv"
+	AnomalyPlot     = "scores.png"
+)
+
+// Anomaly scores every clip of the shard: sliding windows of the predictor's past and
+// future over the clip's latents, each window's score upstream's mean L2 error, frame
+// scores the mean over covering windows. The predictor runs in eval mode (no dropout;
+// upstream scores with dropout on). Writes per clip clips/<id>/scores.csv and
+// scores.png, and a summary (summary.json + summary.md; with --shard i/n,
+// summary.shard-i-of-n.*) pooled over the shard's clips.
+func Anomaly(e nn.Engine, o AnomalyOptions) error {
+	if o.NumShards < 1 || o.Shard < 0 || o.Shard >= o.NumShards {
+		return fmt.Errorf("shard %d/%d is out of range", o.Shard, o.NumShards)
+	}
+	if o.BatchSize < 1 {
+		o.BatchSize = 8
+	}
+	m, rc, err := LoadModel(e, o.Ckpt)
+	if err != nil {
+		return err
+	}
+	cfg := rc.Predictor
+	if tp, ok := m.Pred.(*ThinkPred); ok {
+		cfg = tp.P.Cfg
+	}
+	win := anomaly.Windows{Past: cfg.PastFrames, Future: cfg.FutureFrames(), Stride: o.Stride}
+	if err := win.Check(); err != nil {
+		return fmt.Errorf("%s: %w", o.Ckpt, err)
+	}
+	if m.Mode.Guided() && o.Thinker == "" {
+		return fmt.Errorf("%s: a %s model needs thinker caches (--thinker)", o.Ckpt, m.Mode)
+	}
+	ids, err := featureIDs(o.Features)
+	if err != nil {
+		return err
+	}
+	var labels *anomaly.LabelIndex
+	if o.Labels != "" {
+		if labels, err = anomaly.IndexLabels(o.Labels); err != nil {
+			return err
+		}
+	}
+	var mine []string
+	for k, id := range ids {
+		if k%o.NumShards == o.Shard {
+			mine = append(mine, id)
+		}
+	}
+	slog.Info("anomaly", "clips", len(ids), "shard", fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "todo", len(mine),
+		"past", win.Past, "future", win.Future, "stride", win.EffectiveStride(), "labels", labels.Len())
+	bar := progress.New(len(mine), "anomaly")
+	defer bar.Finish()
+	var results []*anomaly.ClipResult
+	for _, id := range mine {
+		r, err := scoreClip(e, m, rc, o, win, id, labels)
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(o.Out, AnomalyClipsDir, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, AnomalyScores), r.CSV()); err != nil {
+			return err
+		}
+		results = append(results, r)
+		bar.Add(1)
+	}
+	sum, err := anomaly.Summarise(results, o.Threshold, o.FPR)
+	if err != nil {
+		return err
+	}
+	// Plots after the summary, so the calibrated threshold can be drawn.
+	for _, r := range results {
+		if err := anomaly.PlotClip(r, o.Threshold, sum.Calibrated, filepath.Join(o.Out, AnomalyClipsDir, r.ID, AnomalyPlot)); err != nil {
+			return err
+		}
+	}
+	name := "summary"
+	if o.NumShards > 1 {
+		name = fmt.Sprintf("summary.shard-%d-of-%d", o.Shard, o.NumShards)
+	}
+	extra := map[string]any{"checkpoint": o.Ckpt, "mode": m.Mode, "features": o.Features, "thinker": o.Thinker,
+		"labels": o.Labels, "windows": map[string]int{"past": win.Past, "future": win.Future, "stride": win.EffectiveStride()},
+		"shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "predictor_mode": "eval (no dropout)", "versions": buildinfo.Get()}
+	if err := sum.WriteJSON(filepath.Join(o.Out, name+".json"), extra); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(filepath.Join(o.Out, name+".md"), []byte(sum.Markdown("Latent anomaly scores")))
+}
+
+// featureIDs lists the clip ids (file stems) of the feature folder, sorted.
+func featureIDs(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("features folder: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".npz") && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, strings.TrimSuffix(e.Name(), ".npz"))
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no feature files (*.npz) in %s", dir)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// scoreClip runs the predictor over one clip's windows and aligns its labels.
+func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anomaly.Windows, id string, labels *anomaly.LabelIndex) (*anomaly.ClipResult, error) {
+	lat, err := anomaly.ReadClipLatents(filepath.Join(o.Features, id+".npz"))
+	if err != nil {
+		return nil, err
+	}
+	x := lat.X
+	if m.LatentMap != nil {
+		if x, err = m.LatentMap.Apply(append([]float32(nil), x...)); err != nil {
+			return nil, fmt.Errorf("clip %s: %w", id, err)
+		}
+	}
+	r := &anomaly.ClipResult{ID: id, T: lat.T, Source: lat.Source, Starts: win.Starts(lat.T)}
+	if len(r.Starts) == 0 {
+		slog.Warn("anomaly: clip shorter than one window; no frame scored", "clip", id, "frames", lat.T, "window", win.Past+win.Future)
+	}
+	var guide *thinker.Cache
+	if m.Mode.Guided() {
+		if guide, err = thinker.Read(filepath.Join(o.Thinker, id+".npz")); err != nil {
+			return nil, fmt.Errorf("clip %s: %w", id, err)
+		}
+	}
+	frame := lat.P * lat.D
+	for b0 := 0; b0 < len(r.Starts); b0 += o.BatchSize {
+		starts := r.Starts[b0:min(b0+o.BatchSize, len(r.Starts))]
+		B := len(starts)
+		ctx := make([]float32, 0, B*win.Past*frame)
+		tgt := make([]float32, 0, B*win.Future*frame)
+		for _, s := range starts {
+			ctx = append(ctx, x[s*frame:(s+win.Past)*frame]...)
+			tgt = append(tgt, x[(s+win.Past)*frame:(s+win.Past+win.Future)*frame]...)
+		}
+		pred, err := m.predictWindows(e, rc, ctx, B, win.Past, win.Future, lat.P, lat.D, guide)
+		if err != nil {
+			return nil, fmt.Errorf("clip %s: %w", id, err)
+		}
+		n := win.Future * frame
+		for k := range starts {
+			sc, err := anomaly.WindowScore(pred[k*n:(k+1)*n], tgt[k*n:(k+1)*n], lat.D)
+			if err != nil {
+				return nil, fmt.Errorf("clip %s: %w", id, err)
+			}
+			r.WindowScores = append(r.WindowScores, sc)
+		}
+	}
+	if r.Frame, r.Covered, err = win.FrameScores(lat.T, r.Starts, r.WindowScores); err != nil {
+		return nil, fmt.Errorf("clip %s: %w", id, err)
+	}
+	if p := labels.Lookup(id); p != "" {
+		l, err := anomaly.ReadLabels(p)
+		if err != nil {
+			return nil, err
+		}
+		if r.Labels, r.Alignment, err = anomaly.Align(l, lat.T, lat.Source); err != nil {
+			return nil, fmt.Errorf("labels %s for clip %s: %w", p, id, err)
+		}
+		r.LabelPath = p
+	}
+	return r, nil
+}
+
+// predictWindows predicts the future latents [B,Tf,P,D] of B context windows of one clip
+// in eval mode (no dropout, no activations kept), with the clip's guidance repeated for
+// every window.
+func (m *Model) predictWindows(e nn.Engine, rc *RunConfig, ctx []float32, B, Tc, Tf, P, D int, guide *thinker.Cache) ([]float32, error) {
+	var gamma, beta []*nn.Tensor
+	if m.Mode.Guided() {
+		caches := make([]*thinker.Cache, B)
+		for i := range caches {
+			caches[i] = guide
+		}
+		pb, err := thinker.Pad(caches, thinker.Capacity{Old: rc.Data.OldCapacity, New: rc.Data.NewCapacity}, rc.Data.Truncate)
+		if err != nil {
+			return nil, err
+		}
+		in := &film.Input{B: B}
+		var xs []*nn.Tensor
+		defer func() {
+			for _, x := range xs {
+				e.Free(x)
+			}
+		}()
+		if len(guide.Old) > 0 {
+			x := e.FromHost(pb.Old, B, pb.L, pb.SOld, pb.Dv)
+			xs = append(xs, x)
+			in.Old = &film.Stream{X: x, Mask: pb.OldMask, L: pb.L, S: pb.SOld}
+		}
+		if len(guide.New) > 0 {
+			x := e.FromHost(pb.New, B, pb.L, pb.SNew, pb.Dv)
+			xs = append(xs, x)
+			in.New = &film.Stream{X: x, Mask: pb.NewMask, L: pb.L, S: pb.SNew}
+		}
+		if in.Old == nil && in.New == nil {
+			return nil, errors.New(guide.Path + ": vlm_old and vlm_new are both empty")
+		}
+		out, err := m.Film.Forward(e, in)
+		if err != nil {
+			return nil, err
+		}
+		defer out.Release(e)
+		gamma, beta = out.Gamma, out.Beta
+	}
+	if m.Mode == ModeVLMOnly {
+		ctx = make([]float32, len(ctx)) // the ablation sees no JEPA input
+	}
+	ct := e.FromHost(ctx, B, Tc, P, D)
+	defer e.Free(ct)
+	fwd := m.Pred.Forward
+	if inf, ok := m.Pred.(Inferer); ok {
+		fwd = inf.Infer
+	}
+	pp, err := fwd(e, ct, B, Tc, Tf, P, gamma, beta)
+	if err != nil {
+		return nil, err
+	}
+	defer pp.Release(e)
+	return e.ToHost(pp.Out()), nil
+}

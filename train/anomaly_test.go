@@ -1,0 +1,181 @@
+package train
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/thinkjepa/thinkjepa/eval"
+	"github.com/thinkjepa/thinkjepa/nn/cpu"
+)
+
+// readScores parses a scores.csv into its columns.
+func readScores(t *testing.T, path string) (score []float64, valid []bool, gt []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != "latent_frame,source_frame,score,valid,gt" {
+		t.Fatalf("%s header %q", path, lines[0])
+	}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		v, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			t.Fatalf("%s: %q", path, l)
+		}
+		score = append(score, v)
+		valid = append(valid, f[3] == "1")
+		gt = append(gt, f[4])
+	}
+	return score, valid, gt
+}
+
+// The stage's window scores equal the latent "L2" metric (model-spec §4.9) of the
+// ordinary forward pass on the same clips: one window per toy clip (4 past + 4 future of
+// 8 frames), so frames 4..7 carry that clip's mean ‖pred − target‖₂ and frames 0..3 none.
+// Labels align by the features' raw frame indices; unlabelled clips are scored and listed;
+// shards partition the clips with identical per-clip output; a bad label file fails
+// naming the file.
+func TestAnomalyStage(t *testing.T) {
+	dir := t.TempDir()
+	rc := toyRun(t, dir, ModeThinkJEPA, 1)
+	e := cpu.New()
+	if err := Train(e, rc, true, false); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(rc.Out, BestName)
+	labels := filepath.Join(dir, "labels")
+	os.MkdirAll(filepath.Join(labels, "sub"), 0o755)
+	os.WriteFile(filepath.Join(labels, "toy000.txt"), []byte("0 0 0 0 0 1 1 0\n"), 0o644)
+	os.WriteFile(filepath.Join(labels, "sub", "toy001_L2_nf8_res2_new2_s0of1.json"), []byte(`{"labels": [0,0,0,0,0,0,0,0]}`), 0o644)
+	out := filepath.Join(dir, "anom")
+	opts := AnomalyOptions{Ckpt: ckpt, Features: rc.Val.Features, Thinker: rc.Val.Thinker, Labels: labels, Out: out,
+		NumShards: 1, Threshold: 1, FPR: 0.25, BatchSize: 3}
+	if err := Anomaly(e, opts); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := LoadModel(e, ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := OpenFileSet(*rc.Val, rc.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if val.Len() != 8 {
+		t.Fatalf("%d val clips", val.Len())
+	}
+	for i := 0; i < val.Len(); i++ {
+		b, err := val.Batch([]int{i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lat, err := m.Predict(e, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := eval.Latent(lat, b.Target, b.D)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := val.ClipID(i)
+		score, valid, gt := readScores(t, filepath.Join(out, AnomalyClipsDir, id, AnomalyScores))
+		if len(score) != 8 {
+			t.Fatalf("%s: %d rows, want 8", id, len(score))
+		}
+		for f := 0; f < 8; f++ {
+			if valid[f] != (f >= 4) {
+				t.Errorf("%s frame %d: valid %v", id, f, valid[f])
+			}
+			if f >= 4 && math.Abs(score[f]-want.L2) > 1e-5*math.Max(1, want.L2) {
+				t.Errorf("%s frame %d: score %v, latent L2 of the forward pass %v", id, f, score[f], want.L2)
+			}
+		}
+		wantGT := "|||||||"
+		switch id {
+		case "toy000":
+			wantGT = "0|0|0|0|0|1|1|0"
+		case "toy001":
+			wantGT = "0|0|0|0|0|0|0|0"
+		}
+		if got := strings.Join(gt, "|"); got != wantGT {
+			t.Errorf("%s gt column %q, want %q", id, got, wantGT)
+		}
+		if _, err := os.Stat(filepath.Join(out, AnomalyClipsDir, id, AnomalyPlot)); err != nil {
+			t.Error(err)
+		}
+	}
+	var sum struct {
+		Labelled    int      `json:"labelled_clips"`
+		Unlabelled  []string `json:"unlabelled_clips"`
+		Frames      int      `json:"frames"`
+		Anomalous   int      `json:"anomalous_frames"`
+		ROCAUC      *float64 `json:"roc_auc"`
+		Calibration string   `json:"calibration"`
+		Mode        string   `json:"predictor_mode"`
+		Windows     struct{ Past, Future, Stride int }
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Labelled != 2 || len(sum.Unlabelled) != 6 || sum.Frames != 8 || sum.Anomalous != 2 || sum.ROCAUC == nil ||
+		sum.Calibration != "normal clips" || sum.Windows.Past != 4 || sum.Windows.Future != 4 || sum.Windows.Stride != 4 ||
+		!strings.HasPrefix(sum.Mode, "eval") {
+		t.Errorf("summary: %s", b)
+	}
+	if _, err := os.Stat(filepath.Join(out, "summary.md")); err != nil {
+		t.Error(err)
+	}
+
+	// Shards: each clip once, byte-identical to the unsharded run (windows of one clip
+	// are batched together, whatever the shard).
+	sharded := filepath.Join(dir, "sharded")
+	for i := 0; i < 2; i++ {
+		o := opts
+		o.Out, o.Shard, o.NumShards = sharded, i, 2
+		if err := Anomaly(e, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(sharded, AnomalyClipsDir))
+	if len(ents) != 8 {
+		t.Errorf("shards wrote %d clips, want 8", len(ents))
+	}
+	for _, en := range ents {
+		a, _ := os.ReadFile(filepath.Join(out, AnomalyClipsDir, en.Name(), AnomalyScores))
+		c, _ := os.ReadFile(filepath.Join(sharded, AnomalyClipsDir, en.Name(), AnomalyScores))
+		if string(a) != string(c) {
+			t.Errorf("%s: sharded scores differ", en.Name())
+		}
+	}
+	for _, n := range []string{"summary.shard-0-of-2.json", "summary.shard-1-of-2.md"} {
+		if _, err := os.Stat(filepath.Join(sharded, n)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// A label file that cannot be read stops the run and names the file.
+	bad := filepath.Join(labels, "toy002.csv")
+	os.WriteFile(bad, []byte("frame,label\n"), 0o644)
+	err = Anomaly(e, AnomalyOptions{Ckpt: ckpt, Features: rc.Val.Features, Thinker: rc.Val.Thinker, Labels: labels,
+		Out: filepath.Join(dir, "bad"), NumShards: 1})
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad label file: %v", err)
+	}
+	// A guided model without thinker caches is refused before any work.
+	err = Anomaly(e, AnomalyOptions{Ckpt: ckpt, Features: rc.Val.Features, Out: filepath.Join(dir, "x"), NumShards: 1})
+	if err == nil || !strings.Contains(err.Error(), "--thinker") {
+		t.Errorf("guided model without thinker: %v", err)
+	}
+}
