@@ -59,6 +59,10 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	if err != nil {
 		return err
 	}
+	if m.Layout == LayoutTrack {
+		// A track model sees every frame it re-predicts: its error is not a surprise.
+		return fmt.Errorf("%s: a track-layout model re-predicts the frames it is given; anomaly scoring needs a forecasting predictor (layout joint or future)", o.Ckpt)
+	}
 	cfg := rc.Predictor
 	if tp, ok := m.Pred.(*ThinkPred); ok {
 		cfg = tp.P.Cfg
