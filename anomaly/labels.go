@@ -379,8 +379,13 @@ func IndexLabels(dir string) (*LabelIndex, error) {
 	return idx, nil
 }
 
-// Len is the number of stems with labels.
-func (x *LabelIndex) Len() int { return len(x.paths) }
+// Len is the number of stems with labels (0 for a nil index: no --labels).
+func (x *LabelIndex) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.paths)
+}
 
 // Lookup returns the label file for a clip (by its file name or id; the stem rule is
 // applied to it too), or "" when there is none.

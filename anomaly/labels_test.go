@@ -209,7 +209,7 @@ func TestIndexLabels(t *testing.T) {
 		t.Errorf("file as label folder: %v", err)
 	}
 	var nilIdx *LabelIndex
-	if nilIdx.Lookup("a") != "" {
+	if nilIdx.Lookup("a") != "" || nilIdx.Len() != 0 {
 		t.Error("nil index found labels")
 	}
 }

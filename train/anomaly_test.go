@@ -179,3 +179,129 @@ func TestAnomalyStage(t *testing.T) {
 		t.Errorf("guided model without thinker: %v", err)
 	}
 }
+
+// task latent_anomaly: one sample per window, the head untouched, the predictor trained,
+// the best checkpoint the epoch of the lowest validation latent MSE; the checkpoint then
+// scores with its own windows.
+func TestLatentAnomalyTask(t *testing.T) {
+	dir := t.TempDir()
+	rc := toyRun(t, dir, ModeThinkJEPA, 3)
+	raw, _ := json.Marshal(rc)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	m["task"] = "latent_anomaly"
+	m["anomaly"] = map[string]int{"past": 3, "future": 2, "stride": 1}
+	delete(m, "layout")
+	raw, _ = json.Marshal(m)
+	rc, err := ParseRunConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Layout != LayoutFuture || !rc.Loop.LatentOnly || rc.Data.Windows.Past != 3 {
+		t.Fatalf("parsed: layout %s latent-only %v windows %+v", rc.Layout, rc.Loop.LatentOnly, rc.Data.Windows)
+	}
+	fs, err := OpenFileSet(rc.Train, rc.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Len() != 24*4 { // T=8: starts 0..3 for 3+2 frames, stride 1
+		t.Errorf("%d window samples, want 96", fs.Len())
+	}
+	b, err := fs.Batch([]int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Tc != 3 || b.Tf != 2 {
+		t.Errorf("window batch %d+%d frames, want 3+2", b.Tc, b.Tf)
+	}
+	e := cpu.New()
+	if err := Train(e, rc, true, false); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(filepath.Join(rc.Out, MetricsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, bestEp := math.Inf(1), -1
+	for i, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		var ml struct {
+			ValLatent float64 `json:"val_latent_loss"`
+		}
+		if err := json.Unmarshal([]byte(l), &ml); err != nil {
+			t.Fatal(err)
+		}
+		if ml.ValLatent < best {
+			best, bestEp = ml.ValLatent, i
+		}
+	}
+	got, _, err := LoadModel(e, filepath.Join(rc.Out, BestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := BuildModel(e, rc, Dims{VLMDim: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, ih := got.Head.Params.Host(e), init.Head.Params.Host(e)
+	for name, v := range ih {
+		if !slicesEqual(gh[name], v) {
+			t.Errorf("head parameter %s changed: the latent_anomaly task trains the predictor only", name)
+		}
+	}
+	gp, ip := got.Pred.Params().Host(e), init.Pred.Params().Host(e)
+	changed := 0
+	for name, v := range ip {
+		if !slicesEqual(gp[name], v) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("no predictor parameter changed")
+	}
+	val, err := OpenFileSet(*rc.Val, rc.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lat, err := ValidateWithLatent(e, got, val, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(lat-best) > 1e-6*math.Max(1, best) {
+		t.Errorf("best checkpoint has validation latent MSE %v; the lowest logged was %v (epoch %d)", lat, best, bestEp)
+	}
+	out := filepath.Join(dir, "anom")
+	if err := Anomaly(e, AnomalyOptions{Ckpt: filepath.Join(rc.Out, BestName), Features: rc.Val.Features, Thinker: rc.Val.Thinker,
+		Out: out, NumShards: 1, Threshold: 1, FPR: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	_, valid, _ := readScores(t, filepath.Join(out, AnomalyClipsDir, "toy000", AnomalyScores))
+	// windows of 3+2 at stride 2 (= future): starts 0, 2 → frames 3..6 scored
+	for f, v := range valid {
+		if v != (f >= 3 && f <= 6) {
+			t.Errorf("frame %d valid %v", f, v)
+		}
+	}
+	for _, bad := range []string{`"anomaly": {"past": 0, "future": 2}`, `"layout": "track"`, `"layout": "joint", "anomaly": {"past": 3, "future": 2}`, `"sample": {"recursive": 2}`} {
+		if _, err := ParseRunConfig([]byte(`{"task": "latent_anomaly", ` + bad + `}`)); err == nil {
+			t.Errorf("latent_anomaly with %s accepted", bad)
+		}
+	}
+	if _, err := ParseRunConfig([]byte(`{"task": "anomaly"}`)); err == nil || !strings.Contains(err.Error(), "unknown task") {
+		t.Errorf("unknown task: %v", err)
+	}
+	if _, err := ParseRunConfig([]byte(`{"anomaly": {"past": 3, "future": 2}}`)); err == nil {
+		t.Error("anomaly windows without the task accepted")
+	}
+}
+
+func slicesEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

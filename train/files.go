@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/data"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/rollout"
@@ -40,6 +41,10 @@ type SampleConfig struct {
 	// Recursive > 0 trains the recursive-rollout model: windows of Recursive observed and
 	// Recursive future latent frames (model-spec §4.8 uses 4), every Recursive frames.
 	Recursive int `json:"recursive"`
+	// Windows, when Past > 0, makes one sample per sliding window of the latent_anomaly
+	// task (model-spec §4.12): context [s, s+past), target [s+past, s+past+future) for
+	// s = 0, stride, …; set from RunConfig.Anomaly, never read from JSON.
+	Windows anomaly.Windows `json:"-"`
 	// OldCapacity/NewCapacity cap the VLM stream lengths (v2: 1280/16, overflow is an
 	// error; v1: 480/15 with Truncate). 0 = no cap.
 	OldCapacity int  `json:"old_capacity"`
@@ -147,6 +152,12 @@ func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
 		return nil, fmt.Errorf("no clips in %s", cfg.Clips)
 	}
 	for i, c := range fs.clips {
+		if sc.Windows.Past > 0 {
+			for _, s := range sc.Windows.Starts(c.T) {
+				fs.samps = append(fs.samps, sample{clip: i, start: s})
+			}
+			continue
+		}
 		if sc.Recursive > 0 {
 			w := sc.Recursive
 			for s := 0; s+2*w <= c.T; s += w {
@@ -155,6 +166,9 @@ func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
 			continue
 		}
 		fs.samps = append(fs.samps, sample{clip: i, start: 0})
+	}
+	if len(fs.samps) == 0 && sc.Windows.Past > 0 {
+		return nil, fmt.Errorf("%s: no clip is long enough for one %d+%d-frame window", cfg.Clips, sc.Windows.Past, sc.Windows.Future)
 	}
 	return fs, nil
 }
@@ -261,6 +275,8 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 		switch {
 		case fs.Sample.Track:
 			tc, tf, split = c.T, c.T, 0 // every frame is context and target
+		case fs.Sample.Windows.Past > 0:
+			tc, tf, split = fs.Sample.Windows.Past, fs.Sample.Windows.Future, s.start+fs.Sample.Windows.Past
 		case fs.Sample.Recursive > 0:
 			tc, tf, split = fs.Sample.Recursive, fs.Sample.Recursive, s.start+fs.Sample.Recursive
 		default:
@@ -279,7 +295,7 @@ func (fs *FileSet) Batch(idx []int) (*Batch, error) {
 		b.Target = append(b.Target, all[split*frame:(split+tf)*frame]...)
 		b.World = append(b.World, c.world[split*b.J*3:(split+tf)*b.J*3]...)
 		var ext []float32
-		if fs.Sample.Camera == "future" || fs.Sample.Recursive > 0 || fs.Sample.Track {
+		if fs.Sample.Camera == "future" || fs.Sample.Recursive > 0 || fs.Sample.Track || fs.Sample.Windows.Past > 0 {
 			ext = c.ext[split*16 : (split+tf)*16]
 		} else {
 			ext = rollout.ReplicateLast(c.ext[(split-1)*16:split*16], 1, tf)

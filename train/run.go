@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/arch"
 	"github.com/thinkjepa/thinkjepa/film"
 	"github.com/thinkjepa/thinkjepa/internal/fsutil"
@@ -35,6 +36,13 @@ import (
 // "truncate": true}, "detach_head": true.
 type RunConfig struct {
 	Mode Mode `json:"mode"`
+	// Task: trajectory (default) or latent_anomaly (model-spec §4.12): the latent MSE
+	// averaged over sliding windows (Anomaly), the predictor and FiLM bank optimised, the
+	// head left as initialised, the best checkpoint the lowest validation latent MSE.
+	Task Task `json:"task,omitempty"`
+	// Anomaly sizes the latent_anomaly windows in frames (past, future, stride; defaults
+	// 32/16/16 as upstream's visualisers; stride 0 = future).
+	Anomaly *AnomalyWindows `json:"anomaly,omitempty"`
 	// Layout: joint (default, TJ2), future or track (model-spec §4.6; see Layout).
 	Layout Layout       `json:"layout,omitempty"`
 	Out    string       `json:"out"`
@@ -51,6 +59,22 @@ type RunConfig struct {
 	Loop      LoopConfig                `json:"loop"`
 	// DetachHead is v1's y_future.detach() (the trajectory loss does not reach the predictor).
 	DetachHead bool `json:"detach_head"`
+}
+
+// Task is the training objective.
+type Task string
+
+// Tasks.
+const (
+	TaskTrajectory    Task = "trajectory"
+	TaskLatentAnomaly Task = "latent_anomaly"
+)
+
+// AnomalyWindows is the latent_anomaly part of run.json.
+type AnomalyWindows struct {
+	Past   int `json:"past"`
+	Future int `json:"future"`
+	Stride int `json:"stride"`
 }
 
 // FilmConfig is the guidance-bank part of run.json (sizes come from the predictor and
@@ -84,6 +108,20 @@ func ParseRunConfig(b []byte) (*RunConfig, error) {
 	}
 	if err := rc.Mode.Validate(); err != nil {
 		return nil, fmt.Errorf("run config: %w", err)
+	}
+	switch rc.Task {
+	case "":
+		rc.Task = TaskTrajectory
+	case TaskTrajectory:
+	case TaskLatentAnomaly:
+		if err := rc.anomalyTask(); err != nil {
+			return nil, fmt.Errorf("run config: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("run config: unknown task %q (want trajectory or latent_anomaly)", rc.Task)
+	}
+	if rc.Anomaly != nil && rc.Task != TaskLatentAnomaly {
+		return nil, fmt.Errorf("run config: anomaly windows are set but the task is %s", rc.Task)
 	}
 	if rc.Layout == "" {
 		rc.Layout = LayoutJoint
@@ -399,4 +437,34 @@ func LoadModel(e nn.Engine, ckpt string) (*Model, *RunConfig, error) {
 		}
 	}
 	return m, rc, nil
+}
+
+// anomalyTask applies the latent_anomaly task: window defaults, a layout the head can
+// run with any past/future split (future, unless set), and the latent-only objective.
+func (rc *RunConfig) anomalyTask() error {
+	if rc.Anomaly == nil {
+		rc.Anomaly = &AnomalyWindows{Past: 32, Future: 16, Stride: 16}
+	}
+	w := anomaly.Windows{Past: rc.Anomaly.Past, Future: rc.Anomaly.Future, Stride: rc.Anomaly.Stride}
+	if err := w.Check(); err != nil {
+		return err
+	}
+	if rc.Data.Recursive > 0 {
+		return fmt.Errorf("task latent_anomaly has its own windows; sample.recursive must be 0")
+	}
+	switch rc.Layout {
+	case "":
+		// The head is not trained, but it still runs: the future layout reads the Tf
+		// predicted frames without pooling, so any past/future split works.
+		rc.Layout = LayoutFuture
+	case LayoutTrack:
+		return fmt.Errorf("task latent_anomaly needs a forecasting layout (future or joint), not track")
+	case LayoutJoint:
+		if w.Past != w.Future {
+			return fmt.Errorf("task latent_anomaly with layout joint needs past == future (the head pools frame pairs), got %d and %d; use layout future", w.Past, w.Future)
+		}
+	}
+	rc.Data.Windows = w
+	rc.Loop.LatentOnly = true
+	return nil
 }

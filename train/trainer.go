@@ -54,6 +54,10 @@ type LoopConfig struct {
 	LambdaPred   float64 `json:"lambda_pred"`
 	// CheckpointEvery also writes "latest" every so many steps (0: only at epoch ends).
 	CheckpointEvery int `json:"checkpoint_every"`
+	// LatentOnly is the latent_anomaly objective (set from RunConfig.Task, never read from
+	// JSON): no trajectory loss, the head is not updated, and the best checkpoint is the
+	// lowest validation latent MSE instead of the lowest ADE.
+	LatentOnly bool `json:"-"`
 }
 
 // Defaults fills unset fields with ThinkJEPA's values.
@@ -215,6 +219,9 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 	elapsed0 := t.state.ElapsedS
 	stepsThisRun := 0
 	w := LossWeights{Traj: float32(t.Cfg.LambdaTraj), Pred: float32(t.Cfg.LambdaPred)}
+	if t.Cfg.LatentOnly {
+		w.Traj = 0
+	}
 	for t.state.Epoch < t.Cfg.Epochs {
 		ep := t.state.Epoch
 		order := perm(t.Cfg.Seed, ep, trainSet.Len())
@@ -247,7 +254,9 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 			if err := t.clip(); err != nil {
 				return fmt.Errorf("epoch %d batch %d: %w", ep, i, err)
 			}
-			t.head.Update(t.E, float32(lrHead))
+			if !t.Cfg.LatentOnly {
+				t.head.Update(t.E, float32(lrHead))
+			}
 			t.pred.Update(t.E, float32(lrPred))
 			if t.film != nil {
 				t.film.Update(t.E, float32(t.Cfg.FilmLR))
@@ -294,9 +303,18 @@ func (t *Trainer) Run(trainSet, valSet Dataset) error {
 		t.state.Batch = 0
 		t.state.ElapsedS = elapsed0 + time.Since(start).Seconds()
 		line.TimeS = t.state.ElapsedS
-		improved := !math.IsNaN(line.ValADE) && line.ValADE < t.state.BestADE
+		// State.BestADE holds the selection metric: the ADE, or the latent MSE for the
+		// latent_anomaly task.
+		sel := line.ValADE
+		if t.Cfg.LatentOnly {
+			sel = math.NaN()
+			if valSet != nil && valSet.Len() > 0 {
+				sel = line.ValLatent
+			}
+		}
+		improved := !math.IsNaN(sel) && sel < t.state.BestADE
 		if improved {
-			t.state.BestADE, t.state.BestEpoch = line.ValADE, ep
+			t.state.BestADE, t.state.BestEpoch = sel, ep
 		}
 		if err := t.appendMetrics(line); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ func init() {
 			mode := fs.String("mode", "", "thinkjepa, jepa-only or vlm-only (overrides the config's mode)")
 			recursive := fs.Bool("recursive", false, "train the recursive-rollout model: 4 observed → 4 future frames (model-spec §4.8)")
 			epochs := fs.Int("epochs", 0, "epochs (overrides the config)")
+			task := fs.String("task", "", "trajectory or latent_anomaly (overrides the config's task; latent_anomaly windows: the config's \"anomaly\" {past, future, stride}, default 32/16/16)")
 			seed := fs.Uint64("seed", 0, "seed (overrides the config; recorded in every checkpoint)")
 			resume := fs.Bool("resume", true, "continue OUT/latest.safetensors when it exists")
 			overwrite := fs.Bool("overwrite", false, "discard an existing run in OUT (with -resume=false)")
@@ -33,6 +35,18 @@ func init() {
 				raw, err := os.ReadFile(*cfgPath)
 				if err != nil {
 					return err
+				}
+				if *task != "" {
+					// The task decides defaults inside ParseRunConfig (windows, layout), so
+					// it goes into the JSON before parsing rather than onto the result.
+					var m map[string]json.RawMessage
+					if err := json.Unmarshal(raw, &m); err != nil {
+						return fmt.Errorf("%s: run config: %w", *cfgPath, err)
+					}
+					m["task"], _ = json.Marshal(*task)
+					if raw, err = json.Marshal(m); err != nil {
+						return err
+					}
 				}
 				rc, err := train.ParseRunConfig(raw)
 				if err != nil {

@@ -140,6 +140,8 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"train", "--config", f("clips/c.npz")}, "c.npz"},
 		{[]string{"train", "--config", f("empty.json"), "--epochs", "x"}, `invalid value "x" for flag -epochs`},
 		{[]string{"train", "--config", f("empty.json")}, `empty.json: "out" (the run folder) is empty`},
+		{[]string{"train", "--config", f("empty.json"), "--task", "nope"}, `empty.json: run config: unknown task "nope"`},
+		{[]string{"train", "--config", f("arr.json"), "--task", "latent_anomaly"}, "arr.json: run config"},
 
 		{[]string{"forecast", "--data", f("clips"), "--out", f("p")}, "--ckpt is required"},
 		{[]string{"forecast", "--ckpt", f("missing"), "--data", f("clips"), "--out", f("p")}, "missing"},
