@@ -24,6 +24,8 @@ type ClipResult struct {
 	Labels    []bool
 	LabelPath string
 	Alignment Alignment
+	// Vectors are the windows' embedding inputs (WindowVector), when asked for.
+	Vectors [][]float64
 }
 
 // SourceFrame is latent frame t's frame in the source video.

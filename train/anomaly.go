@@ -33,6 +33,9 @@ type AnomalyOptions struct {
 	Threshold float64 // flag rule score > Threshold (upstream's --anomaly_threshold, 1.0)
 	FPR       float64 // target false-positive rate for the calibrated threshold
 	BatchSize int     // windows per forward pass
+	// Embed is the per-window vector of the embedding plot (anomaly.EmbedModes); "" or
+	// "none": no embedding.
+	Embed string
 }
 
 // Output names inside AnomalyOptions.Out.
@@ -70,6 +73,14 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	win := anomaly.Windows{Past: cfg.PastFrames, Future: cfg.FutureFrames(), Stride: o.Stride}
 	if err := win.Check(); err != nil {
 		return fmt.Errorf("%s: %w", o.Ckpt, err)
+	}
+	if o.Embed == "none" {
+		o.Embed = ""
+	}
+	if o.Embed != "" {
+		if _, err := anomaly.WindowVector([]float32{0}, []float32{0}, 1, o.Embed); err != nil {
+			return err
+		}
 	}
 	if m.Mode.Guided() && o.Thinker == "" {
 		return fmt.Errorf("%s: a %s model needs thinker caches (--thinker)", o.Ckpt, m.Mode)
@@ -120,9 +131,15 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 			return err
 		}
 	}
-	name := "summary"
+	name, suffix := "summary", ""
 	if o.NumShards > 1 {
-		name = fmt.Sprintf("summary.shard-%d-of-%d", o.Shard, o.NumShards)
+		suffix = fmt.Sprintf(".shard-%d-of-%d", o.Shard, o.NumShards)
+		name += suffix
+	}
+	if o.Embed != "" {
+		if err := writeEmbedding(o, win, results, suffix); err != nil {
+			return err
+		}
 	}
 	extra := map[string]any{"checkpoint": o.Ckpt, "mode": m.Mode, "features": o.Features, "thinker": o.Thinker,
 		"labels": o.Labels, "windows": map[string]int{"past": win.Past, "future": win.Future, "stride": win.EffectiveStride()},
@@ -195,6 +212,13 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 				return nil, fmt.Errorf("clip %s: %w", id, err)
 			}
 			r.WindowScores = append(r.WindowScores, sc)
+			if o.Embed != "" {
+				v, err := anomaly.WindowVector(pred[k*n:(k+1)*n], tgt[k*n:(k+1)*n], lat.D, o.Embed)
+				if err != nil {
+					return nil, fmt.Errorf("clip %s: %w", id, err)
+				}
+				r.Vectors = append(r.Vectors, v)
+			}
 		}
 	}
 	if r.Frame, r.Covered, err = win.FrameScores(lat.T, r.Starts, r.WindowScores); err != nil {
@@ -269,4 +293,52 @@ func (m *Model) predictWindows(e nn.Engine, rc *RunConfig, ctx []float32, B, Tc,
 	}
 	defer pp.Release(e)
 	return e.ToHost(pp.Out()), nil
+}
+
+// writeEmbedding plots the windows' vectors in 2-D (PCA of the z-scored vectors),
+// coloured by window label (any anomalous frame in the window's target span), and writes
+// the points beside the PNG (embedding.csv: clip, window start, label, x, y).
+func writeEmbedding(o AnomalyOptions, win anomaly.Windows, results []*anomaly.ClipResult, suffix string) error {
+	var rows [][]float64
+	var labels []int8
+	var csv strings.Builder
+	type key struct {
+		id    string
+		start int
+	}
+	var keys []key
+	for _, r := range results {
+		var wl []bool
+		if r.Labels != nil {
+			wl = win.WindowLabels(r.Starts, r.Labels)
+		}
+		for k, v := range r.Vectors {
+			l := int8(-1)
+			if wl != nil {
+				l = 0
+				if wl[k] {
+					l = 1
+				}
+			}
+			rows = append(rows, v)
+			labels = append(labels, l)
+			keys = append(keys, key{r.ID, r.Starts[k]})
+		}
+	}
+	if len(rows) < 2 {
+		slog.Warn("anomaly: fewer than two windows; no embedding plot", "windows", len(rows))
+		return nil
+	}
+	xy, err := anomaly.PCA2(rows)
+	if err != nil {
+		return err
+	}
+	csv.WriteString("clip,window_start,label,x,y\n")
+	for i, k := range keys {
+		fmt.Fprintf(&csv, "%s,%d,%d,%g,%g\n", k.id, k.start, labels[i], xy[i][0], xy[i][1])
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(o.Out, "embedding"+suffix+".csv"), []byte(csv.String())); err != nil {
+		return err
+	}
+	return anomaly.PlotEmbedding(xy, labels, "window "+o.Embed+" (PCA, z-scored)", filepath.Join(o.Out, "embedding"+suffix+".png"))
 }

@@ -57,7 +57,7 @@ func TestAnomalyStage(t *testing.T) {
 	os.WriteFile(filepath.Join(labels, "sub", "toy001_L2_nf8_res2_new2_s0of1.json"), []byte(`{"labels": [0,0,0,0,0,0,0,0]}`), 0o644)
 	out := filepath.Join(dir, "anom")
 	opts := AnomalyOptions{Ckpt: ckpt, Features: rc.Val.Features, Thinker: rc.Val.Thinker, Labels: labels, Out: out,
-		NumShards: 1, Threshold: 1, FPR: 0.25, BatchSize: 3}
+		NumShards: 1, Threshold: 1, FPR: 0.25, BatchSize: 3, Embed: "abs_error"}
 	if err := Anomaly(e, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +136,19 @@ func TestAnomalyStage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "summary.md")); err != nil {
 		t.Error(err)
+	}
+	// The window embedding: one row per window (one per clip here), labelled by any
+	// anomalous frame in the window's target span (toy000 frames 5, 6), −1 unlabelled.
+	if _, err := os.Stat(filepath.Join(out, "embedding.png")); err != nil {
+		t.Error(err)
+	}
+	emb, err := os.ReadFile(filepath.Join(out, "embedding.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(emb)), "\n")
+	if len(rows) != 9 || !strings.HasPrefix(rows[1], "toy000,0,1,") || !strings.HasPrefix(rows[2], "toy001,0,0,") || !strings.HasPrefix(rows[3], "toy002,0,-1,") {
+		t.Errorf("embedding.csv:\n%s", emb)
 	}
 
 	// Shards: each clip once, byte-identical to the unsharded run (windows of one clip

@@ -27,6 +27,7 @@ func init() {
 			thr := fs.Float64("threshold", 1.0, "flag rule score > threshold, in latent units (upstream's --anomaly_threshold)")
 			fpr := fs.Float64("fpr", 0.05, "target false-positive rate for the threshold calibrated on normal labelled clips")
 			batch := fs.Int("batch", 8, "windows per forward pass")
+			embed := fs.String("embed", "abs_error", "embedding plot of per-window vectors: abs_error, signed_error, target, concat, or none")
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
@@ -47,6 +48,11 @@ func init() {
 				if !(*fpr >= 0 && *fpr < 1) {
 					return usageErrorf("--fpr must be in [0, 1), got %v", *fpr)
 				}
+				switch *embed {
+				case "abs_error", "signed_error", "target", "concat", "none":
+				default:
+					return usageErrorf("--embed must be abs_error, signed_error, target, concat or none, got %q", *embed)
+				}
 				name := "summary.json"
 				if shard.N > 1 {
 					name = fmt.Sprintf("summary.shard-%d-of-%d.json", shard.I, shard.N)
@@ -59,7 +65,7 @@ func init() {
 					return err
 				}
 				return train.Anomaly(e, train.AnomalyOptions{Ckpt: *ckpt, Features: *feats, Thinker: *thinker, Labels: *labels,
-					Out: *out, Shard: shard.I, NumShards: shard.N, Stride: *stride, Threshold: *thr, FPR: *fpr, BatchSize: *batch})
+					Out: *out, Shard: shard.I, NumShards: shard.N, Stride: *stride, Threshold: *thr, FPR: *fpr, BatchSize: *batch, Embed: *embed})
 			}
 		},
 	})

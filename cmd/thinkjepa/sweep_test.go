@@ -158,6 +158,7 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--stride", "-1"}, "--stride must be ≥ 0"},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--threshold", "NaN"}, "--threshold must be finite"},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--batch", "0"}, "--batch must be ≥ 1"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--embed", "tsne"}, `--embed must be abs_error, signed_error, target, concat or none, got "tsne"`},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--shard", "1/1"}, `invalid value "1/1" for flag -shard`},
 
 		{[]string{"baseline", "--kind", "stationary", "--out", f("bp")}, "--data is required"},
