@@ -74,7 +74,7 @@ func ReadClipLatents(path string) (*ClipLatents, error) {
 			return nil, fmt.Errorf("%s: %d past + %d target raw indices for %d latent frames", path, len(past), len(target), c.T)
 		}
 	case z.Has("vjepa_feats"):
-		v, s, err := z.Float32s("vjepa_feats", -1, -1, -1)
+		v, s, err := CombinedFeats(z)
 		if err != nil {
 			return nil, err
 		}
@@ -154,4 +154,31 @@ func repeatFrames(v []float32, steps, frame, rep int) []float32 {
 		}
 	}
 	return out
+}
+
+// CombinedFeats reads vjepa_feats [T,P,D] from upstream's combined cache
+// (add_vjepa_feats_to_qwen_cache.py): float16 or float32, or its bf16 mode, which stores
+// the bfloat16 bits as uint16 (upstream itself cannot read it back); bf16 is the top
+// half of a float32, so the bits shift into place exactly.
+func CombinedFeats(z *npy.NPZ) ([]float32, []int, error) {
+	a, err := z.Get("vjepa_feats")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(a.Shape) != 3 {
+		return nil, nil, fmt.Errorf("%s: vjepa_feats has shape %v, want [T,P,D]", z.Path(), a.Shape)
+	}
+	if a.DType != npy.Uint16 {
+		v, shape, err := z.Float32s("vjepa_feats", -1, -1, -1)
+		return v, shape, err
+	}
+	bits, err := a.Int64s()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: vjepa_feats: %w", z.Path(), err)
+	}
+	v := make([]float32, len(bits))
+	for i, b := range bits {
+		v[i] = math.Float32frombits(uint32(b) << 16)
+	}
+	return v, a.Shape, nil
 }

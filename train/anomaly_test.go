@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/thinkjepa/thinkjepa/eval"
+	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/nn/cpu"
 )
 
@@ -317,4 +319,85 @@ func slicesEqual(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// Upstream's combined caches (VLM features + vjepa_feats in one archive, fp16 or its
+// bf16-as-uint16 mode) serve the same batches as our split feature files.
+func TestCombinedCacheBatches(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeToySet(t, filepath.Join(dir, "toy"), 3, 5)
+	for _, bf16 := range []bool{false, true} {
+		comb := filepath.Join(dir, fmt.Sprintf("combined-%v", bf16))
+		os.MkdirAll(comb, 0o755)
+		ents, _ := os.ReadDir(cfg.Thinker)
+		for _, en := range ents {
+			w := npy.NewNPZWriter()
+			tz, err := npy.OpenNPZ(filepath.Join(cfg.Thinker, en.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range tz.Ordered() {
+				a, err := tz.Get(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Add(k, a)
+			}
+			tz.Close()
+			fz, err := npy.OpenNPZ(filepath.Join(cfg.Features, en.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, s, _ := fz.Float32s("vjepa_input_feats", -1, -1, -1)
+			tg, s2, _ := fz.Float32s("vjepa_target_feats", -1, -1, -1)
+			fz.Close()
+			all := append(in, tg...)
+			shape := []int{s[0] + s2[0], s[1], s[2]}
+			if bf16 {
+				raw := make([]byte, 2*len(all))
+				for i, v := range all {
+					b := math.Float32bits(v) >> 16
+					raw[2*i], raw[2*i+1] = byte(b), byte(b>>8)
+				}
+				w.Add("vjepa_feats", &npy.Array{DType: npy.Uint16, Shape: shape, Raw: raw})
+			} else {
+				w.Add("vjepa_feats", npy.FromFloat32AsHalf(all, shape...))
+			}
+			w.Add("frame_indices", npy.FromInt64([]int64{0, 2, 4, 6}, 4))
+			if err := w.WriteFile(filepath.Join(comb, en.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ref, err := OpenFileSet(cfg, SampleConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := OpenFileSet(DataConfig{Clips: cfg.Clips, Thinker: comb}, SampleConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := ref.Batch([]int{0, 1, 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb, err := got.Batch([]int{0, 1, 2})
+		if err != nil {
+			t.Fatalf("bf16 %v: %v", bf16, err)
+		}
+		tol := 0.0
+		if bf16 {
+			tol = 1.0 / 128 // bf16 keeps 8 significant bits; truncation loses < 2⁻⁷ relative
+		}
+		for name, pair := range map[string][2][]float32{"ctx": {rb.Ctx, gb.Ctx}, "target": {rb.Target, gb.Target}, "vlm_old": {rb.OldX, gb.OldX}} {
+			if len(pair[0]) != len(pair[1]) {
+				t.Fatalf("bf16 %v %s: %d vs %d values", bf16, name, len(pair[0]), len(pair[1]))
+			}
+			for i := range pair[0] {
+				a, b := float64(pair[0][i]), float64(pair[1][i])
+				if math.Abs(a-b) > tol*math.Abs(a)+1e-30 {
+					t.Fatalf("bf16 %v %s[%d]: %v vs %v", bf16, name, i, b, a)
+				}
+			}
+		}
+	}
 }

@@ -204,6 +204,22 @@ func (fs *FileSet) latents(c *clipSup) (obs, fut []float32, P, D int, err error)
 		}
 		return repeatTime(v, shape[0], shape[1]*shape[2], frames/shape[0]), shape, nil
 	}
+	if !z.Has("vjepa_input_feats") && z.Has("vjepa_feats") {
+		// upstream's combined cache: the whole clip in one array, split at the clip's past
+		v, shape, err := anomaly.CombinedFeats(z)
+		if err != nil {
+			return nil, nil, 0, 0, err
+		}
+		if shape[0] <= 0 || c.T%shape[0] != 0 || (c.past*shape[0])%c.T != 0 {
+			return nil, nil, 0, 0, fmt.Errorf("%s: vjepa_feats has %d time steps, which do not divide the clip's %d frames at past %d", path, shape[0], c.T, c.past)
+		}
+		if i := firstNonFinite(v); i >= 0 {
+			return nil, nil, 0, 0, fmt.Errorf("%s: vjepa_feats is not finite at element %d", path, i)
+		}
+		all := repeatTime(v, shape[0], shape[1]*shape[2], c.T/shape[0])
+		frame := shape[1] * shape[2]
+		return all[:c.past*frame], all[c.past*frame:], shape[1], shape[2], nil
+	}
 	obs, s1, err := read("vjepa_input_feats", c.past)
 	if err != nil {
 		return nil, nil, 0, 0, err
