@@ -48,7 +48,6 @@ static cublasStatus_t (*p_cublasSgemmStridedBatched)(cublasHandle_t, cublasOpera
 
 static CUcontext ctx;
 static CUdevice dev;
-static cublasHandle_t blas;
 
 static __thread char err_buf[1024];
 
@@ -155,8 +154,9 @@ const char *tj_cublas_load(void) {
 const char *tj_cublas_name(void) { return cublas_name; }
 
 // Retains the device's primary context (shared with anything else in the process that
-// uses the runtime API, cuBLAS included) and creates the cuBLAS handle in it.
-const char *tj_cu_open(int ordinal, int tf32, int *cublas_version) {
+// uses the runtime API, cuBLAS included) and creates a cuBLAS handle in it with its own
+// math mode, so engines of different precisions can live in one process.
+const char *tj_cu_open(int ordinal, int tf32, int *cublas_version, uint64_t *handle) {
 	const char *e = tj_cu_load();
 	if (e) return e;
 	if ((e = tj_cublas_load())) return e;
@@ -164,6 +164,7 @@ const char *tj_cu_open(int ordinal, int tf32, int *cublas_version) {
 	if ((r = p_cuDeviceGet(&dev, ordinal)) != CUDA_SUCCESS) return cu_err("cuDeviceGet", r);
 	if ((r = p_cuDevicePrimaryCtxRetain(&ctx, dev)) != CUDA_SUCCESS) return cu_err("cuDevicePrimaryCtxRetain", r);
 	if ((r = p_cuCtxSetCurrent(ctx)) != CUDA_SUCCESS) return cu_err("cuCtxSetCurrent", r);
+	cublasHandle_t blas;
 	cublasStatus_t s = p_cublasCreate(&blas);
 	if (s != CUBLAS_STATUS_SUCCESS) {
 		snprintf(err_buf, sizeof err_buf, "cublasCreate: status %d", (int)s);
@@ -177,6 +178,7 @@ const char *tj_cu_open(int ordinal, int tf32, int *cublas_version) {
 		return err_buf;
 	}
 	p_cublasGetVersion(blas, cublas_version);
+	*handle = (uint64_t)(uintptr_t)blas;
 	return NULL;
 }
 
@@ -272,11 +274,11 @@ const char *tj_cu_sync(void) {
 
 // Row-major C = α·op(A)·op(B) + β·C as column-major Cᵀ = α·op(B)ᵀ·op(A)ᵀ + β·Cᵀ: the
 // operands swap places and the transposes stay as they are.
-const char *tj_cu_gemm(int transA, int transB, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
+const char *tj_cu_gemm(uint64_t handle, int transA, int transB, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
                        uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch) {
 	CUR();
 	cublasStatus_t s = p_cublasSgemmStridedBatched(
-	    blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+	    (cublasHandle_t)(uintptr_t)handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
 	    (const float *)(uintptr_t)b, ldb, sb, (const float *)(uintptr_t)a, lda, sa, &beta, (float *)(uintptr_t)c, ldc, sc,
 	    batch);
 	if (s != CUBLAS_STATUS_SUCCESS) {

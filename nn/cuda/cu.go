@@ -54,6 +54,7 @@ func Probe(device int) (Info, error) {
 // caching allocator.
 type gpu struct {
 	label  string
+	blas   C.uint64_t // this engine's cuBLAS handle (its math mode is the precision)
 	module C.uint64_t
 	mu     sync.Mutex
 	fns    map[string]C.uint64_t
@@ -77,7 +78,8 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	var ver C.int
-	if err := cerr(C.tj_cu_open(C.int(o.Device), boolInt(tf32), &ver)); err != nil {
+	var blas C.uint64_t
+	if err := cerr(C.tj_cu_open(C.int(o.Device), boolInt(tf32), &ver, &blas)); err != nil {
 		return nil, err
 	}
 	ptx := ptx80
@@ -89,7 +91,7 @@ func New(o Options) (*Engine, error) {
 	}
 	cs := C.CString(ptx)
 	defer C.free(unsafe.Pointer(cs))
-	g := &gpu{fns: map[string]C.uint64_t{}, pool: map[int][]uintptr{}}
+	g := &gpu{blas: blas, fns: map[string]C.uint64_t{}, pool: map[int][]uintptr{}}
 	if err := cerr(C.tj_cu_module(cs, &g.module)); err != nil {
 		return nil, err
 	}
@@ -210,7 +212,7 @@ func (g *gpu) launch(kernel string, grid, block dim3, smem int, args []uint64) {
 }
 
 func (g *gpu) gemm(a *gemmArgs) {
-	must(cerr(C.tj_cu_gemm(boolInt(a.transA), boolInt(a.transB), C.int(a.m), C.int(a.n), C.int(a.k), C.float(a.alpha),
+	must(cerr(C.tj_cu_gemm(g.blas, boolInt(a.transA), boolInt(a.transB), C.int(a.m), C.int(a.n), C.int(a.k), C.float(a.alpha),
 		C.uint64_t(a.a), C.int(a.lda), C.longlong(a.strideA), C.uint64_t(a.b), C.int(a.ldb), C.longlong(a.strideB),
 		C.float(a.beta), C.uint64_t(a.c), C.int(a.ldc), C.longlong(a.strideC), C.int(a.batch))))
 }

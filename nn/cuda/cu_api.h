@@ -14,7 +14,7 @@ const char *tj_cu_load(void);
 const char *tj_cu_info(int ordinal, struct tj_cu_info *out);
 const char *tj_cublas_load(void);
 const char *tj_cublas_name(void);
-const char *tj_cu_open(int ordinal, int tf32, int *cublas_version);
+const char *tj_cu_open(int ordinal, int tf32, int *cublas_version, uint64_t *handle);
 const char *tj_cu_module(const char *ptx, uint64_t *module);
 const char *tj_cu_function(uint64_t module, const char *name, uint64_t *fn);
 const char *tj_cu_alloc(size_t bytes, uint64_t *p);
@@ -26,5 +26,5 @@ const char *tj_cu_zero(uint64_t p, size_t n);
 const char *tj_cu_launch(uint64_t fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                          unsigned smem, uint64_t *slots, int nargs);
 const char *tj_cu_sync(void);
-const char *tj_cu_gemm(int transA, int transB, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
+const char *tj_cu_gemm(uint64_t handle, int transA, int transB, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
                        uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch);
