@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -259,14 +260,14 @@ func TestLatentAnomalyTask(t *testing.T) {
 	}
 	gh, ih := got.Head.Params.Host(e), init.Head.Params.Host(e)
 	for name, v := range ih {
-		if !slicesEqual(gh[name], v) {
+		if !slices.Equal(gh[name], v) {
 			t.Errorf("head parameter %s changed: the latent_anomaly task trains the predictor only", name)
 		}
 	}
 	gp, ip := got.Pred.Params().Host(e), init.Pred.Params().Host(e)
 	changed := 0
 	for name, v := range ip {
-		if !slicesEqual(gp[name], v) {
+		if !slices.Equal(gp[name], v) {
 			changed++
 		}
 	}
@@ -307,18 +308,6 @@ func TestLatentAnomalyTask(t *testing.T) {
 	if _, err := ParseRunConfig([]byte(`{"anomaly": {"past": 3, "future": 2}}`)); err == nil {
 		t.Error("anomaly windows without the task accepted")
 	}
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Upstream's combined caches (VLM features + vjepa_feats in one archive, fp16 or its
