@@ -1,10 +1,14 @@
 package anomaly
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image/color"
-	"io"
 	"math"
+	"sort"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/plot"
@@ -49,45 +53,14 @@ func WindowVector(pred, target []float32, D int, mode string) ([]float64, error)
 }
 
 // PCA2 z-scores each column of rows (constant columns become 0) and projects the rows
-// onto their first two principal components (SVD; deterministic, unlike upstream's
-// t-SNE). Fewer than two rows, or rows of different lengths, are an error; a second
-// component that does not exist (one row direction) is 0.
+// onto their first two principal components (SVD; deterministic). Fewer than two
+// rows, or rows of different lengths, are an error; a second component that does not exist (one row direction) is 0.
 func PCA2(rows [][]float64) ([][2]float64, error) {
-	n := len(rows)
-	if n < 2 {
-		return nil, fmt.Errorf("embedding: %d windows, need at least 2", n)
+	z, n, d, err := zscore(rows)
+	if err != nil {
+		return nil, err
 	}
-	d := len(rows[0])
-	x := mat.NewDense(n, d, nil)
-	for i, r := range rows {
-		if len(r) != d {
-			return nil, fmt.Errorf("embedding: window %d has %d values, window 0 %d", i, len(r), d)
-		}
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("embedding: window %d value %d is %v", i, j, v)
-			}
-			x.Set(i, j, v)
-		}
-	}
-	for j := 0; j < d; j++ {
-		var m, s float64
-		for i := 0; i < n; i++ {
-			m += x.At(i, j)
-		}
-		m /= float64(n)
-		for i := 0; i < n; i++ {
-			s += (x.At(i, j) - m) * (x.At(i, j) - m)
-		}
-		s = math.Sqrt(s / float64(n))
-		for i := 0; i < n; i++ {
-			v := 0.0
-			if s > 1e-12 {
-				v = (x.At(i, j) - m) / s
-			}
-			x.Set(i, j, v)
-		}
-	}
+	x := mat.NewDense(n, d, z)
 	var svd mat.SVD
 	if !svd.Factorize(x, mat.SVDThin) {
 		return nil, fmt.Errorf("embedding: SVD did not converge")
@@ -117,15 +90,18 @@ func PCA2(rows [][]float64) ([][2]float64, error) {
 }
 
 // PlotEmbedding scatters the 2-D window embedding, coloured by window label (1
-// anomalous, 0 normal, −1 unlabelled), and writes the PNG atomically.
-func PlotEmbedding(xy [][2]float64, labels []int8, title, path string) error {
+// anomalous, 0 normal, −1 unlabelled), with axes named axis + " 1" and axis + " 2", and
+// writes the PNG atomically. meta goes into the PNG as tEXt chunks (keys in sorted
+// order, Latin-1 keywords of 1–79 bytes), so the method and its settings travel with the
+// picture (PNGText reads them back).
+func PlotEmbedding(xy [][2]float64, labels []int8, title, axis string, meta map[string]string, path string) error {
 	if len(xy) != len(labels) {
 		return fmt.Errorf("plot %s: %d points, %d labels", path, len(xy), len(labels))
 	}
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "PC 1"
-	p.Y.Label.Text = "PC 2"
+	p.X.Label.Text = axis + " 1"
+	p.Y.Label.Text = axis + " 2"
 	groups := []struct {
 		label int8
 		name  string
@@ -161,8 +137,91 @@ func PlotEmbedding(xy [][2]float64, labels []int8, title, path string) error {
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", path, err)
 	}
-	return fsutil.WriteAtomic(path, func(out io.Writer) error {
-		_, err := wt.WriteTo(out)
-		return err
-	})
+	var png bytes.Buffer
+	if _, err := wt.WriteTo(&png); err != nil {
+		return fmt.Errorf("rendering %s: %w", path, err)
+	}
+	b, err := pngWithText(png.Bytes(), meta)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return fsutil.WriteFileAtomic(path, b)
+}
+
+var pngSignature = []byte("\x89PNG\r\n\x1a\n")
+
+// pngWithText inserts one tEXt chunk per meta entry after the IHDR chunk.
+func pngWithText(b []byte, meta map[string]string) ([]byte, error) {
+	const ihdrEnd = 8 + 4 + 4 + 13 + 4
+	if len(b) < ihdrEnd || !bytes.Equal(b[:8], pngSignature) || string(b[12:16]) != "IHDR" {
+		return nil, fmt.Errorf("not a PNG with a leading IHDR")
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if len(k) < 1 || len(k) > 79 || strings.ContainsRune(k, 0) {
+			return nil, fmt.Errorf("PNG text keyword %q", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := append([]byte(nil), b[:ihdrEnd]...)
+	for _, k := range keys {
+		data := append(append([]byte(k), 0), latin1(meta[k])...)
+		var hdr [8]byte
+		binary.BigEndian.PutUint32(hdr[:4], uint32(len(data)))
+		copy(hdr[4:], "tEXt")
+		out = append(out, hdr[:]...)
+		out = append(out, data...)
+		crc := crc32.NewIEEE()
+		crc.Write(hdr[4:])
+		crc.Write(data)
+		out = binary.BigEndian.AppendUint32(out, crc.Sum32())
+	}
+	return append(out, b[ihdrEnd:]...), nil
+}
+
+// latin1 maps s to Latin-1, '?' for what it cannot hold.
+func latin1(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0 && r < 256 {
+			out = append(out, byte(r))
+		} else {
+			out = append(out, '?')
+		}
+	}
+	return out
+}
+
+// PNGText reads a PNG's tEXt chunks (keyword → text, Latin-1 decoded).
+func PNGText(b []byte) (map[string]string, error) {
+	if len(b) < 8 || !bytes.Equal(b[:8], pngSignature) {
+		return nil, fmt.Errorf("not a PNG")
+	}
+	m := map[string]string{}
+	for off := 8; off+12 <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[off : off+4]))
+		typ := string(b[off+4 : off+8])
+		if n < 0 || off+12+n > len(b) {
+			return nil, fmt.Errorf("PNG chunk %q at %d overruns the file", typ, off)
+		}
+		data := b[off+8 : off+8+n]
+		if crc32.ChecksumIEEE(b[off+4:off+8+n]) != binary.BigEndian.Uint32(b[off+8+n:]) {
+			return nil, fmt.Errorf("PNG chunk %q at %d: bad CRC", typ, off)
+		}
+		if typ == "tEXt" {
+			if k, v, ok := bytes.Cut(data, []byte{0}); ok {
+				r := make([]rune, len(v))
+				for i, c := range v {
+					r[i] = rune(c)
+				}
+				m[string(k)] = string(r)
+			}
+		}
+		if typ == "IEND" {
+			break
+		}
+		off += 12 + n
+	}
+	return m, nil
 }

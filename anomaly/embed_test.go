@@ -1,6 +1,8 @@
 package anomaly
 
 import (
+	"bytes"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -64,13 +66,23 @@ func TestPCA2(t *testing.T) {
 		}
 	}
 	p := filepath.Join(t.TempDir(), "e.png")
-	if err := PlotEmbedding(xy, []int8{-1, 0, 0, 1, 1, -1}, "t", p); err != nil {
+	meta := map[string]string{"method": "t-SNE", "perplexity": "1.5", "note": "naïve → x"}
+	if err := PlotEmbedding(xy, []int8{-1, 0, 0, 1, 1, -1}, "t", "PC", meta, p); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(p); err != nil || st.Size() < 1000 {
 		t.Errorf("embedding PNG: %v", err)
 	}
-	if err := PlotEmbedding(xy, []int8{1}, "t", p); err == nil {
+	// The metadata reads back, and the file is still a PNG that decodes.
+	b, _ := os.ReadFile(p)
+	got, err := PNGText(b)
+	if err != nil || got["method"] != "t-SNE" || got["perplexity"] != "1.5" || got["note"] != "naïve ? x" {
+		t.Errorf("PNG text %q %v", got, err)
+	}
+	if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+		t.Errorf("PNG with text chunks does not decode: %v", err)
+	}
+	if err := PlotEmbedding(xy, []int8{1}, "t", "PC", nil, p); err == nil {
 		t.Error("label count mismatch accepted")
 	}
 }
