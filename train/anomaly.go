@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/thinkjepa/thinkjepa/anomaly"
@@ -16,6 +18,7 @@ import (
 	"github.com/thinkjepa/thinkjepa/internal/progress"
 	"github.com/thinkjepa/thinkjepa/nn"
 	"github.com/thinkjepa/thinkjepa/thinker"
+	"github.com/thinkjepa/thinkjepa/weights"
 )
 
 // AnomalyOptions configures `thinkjepa anomaly` (model-spec §4.12).
@@ -36,6 +39,13 @@ type AnomalyOptions struct {
 	// Embed is the per-window vector of the embedding plot (anomaly.EmbedModes); "" or
 	// "none": no embedding.
 	Embed string
+	// EmbedMethod draws the embedding: "tsne" ("" too, upstream's) or "pca". Perplexity
+	// (0: 30) and Seed are t-SNE's; EmbedMax caps the windows t-SNE embeds (0:
+	// anomaly.TSNEMaxPoints), more are subsampled evenly.
+	EmbedMethod string
+	Perplexity  float64
+	Seed        uint64
+	EmbedMax    int
 }
 
 // Output names inside AnomalyOptions.Out.
@@ -79,6 +89,9 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	}
 	if o.Embed != "" {
 		if _, err := anomaly.WindowVector([]float32{0}, []float32{0}, 1, o.Embed); err != nil {
+			return err
+		}
+		if err := o.checkEmbedMethod(); err != nil {
 			return err
 		}
 	}
@@ -136,14 +149,21 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 		suffix = fmt.Sprintf(".shard-%d-of-%d", o.Shard, o.NumShards)
 		name += suffix
 	}
-	if o.Embed != "" {
-		if err := writeEmbedding(o, win, results, suffix); err != nil {
-			return err
-		}
-	}
 	extra := map[string]any{"checkpoint": o.Ckpt, "mode": m.Mode, "features": o.Features, "thinker": o.Thinker,
 		"labels": o.Labels, "windows": map[string]int{"past": win.Past, "future": win.Future, "stride": win.EffectiveStride()},
 		"shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "predictor_mode": "eval (no dropout)", "versions": buildinfo.Get()}
+	if sha, err := weights.FileSHA256(o.Ckpt); err == nil {
+		extra["checkpoint_sha256"] = sha // shards of one run must agree (AnomalyMerge)
+	}
+	if o.Embed != "" {
+		emb, err := writeEmbedding(o, win, results, suffix)
+		if err != nil {
+			return err
+		}
+		if emb != nil {
+			extra["embedding"] = emb
+		}
+	}
 	if err := sum.WriteJSON(filepath.Join(o.Out, name+".json"), extra); err != nil {
 		return err
 	}
@@ -295,13 +315,28 @@ func (m *Model) predictWindows(e nn.Engine, rc *RunConfig, ctx []float32, B, Tc,
 	return e.ToHost(pp.Out()), nil
 }
 
-// writeEmbedding plots the windows' vectors in 2-D (PCA of the z-scored vectors),
-// coloured by window label (any anomalous frame in the window's target span), and writes
-// the points beside the PNG (embedding.csv: clip, window start, label, x, y).
-func writeEmbedding(o AnomalyOptions, win anomaly.Windows, results []*anomaly.ClipResult, suffix string) error {
+func (o AnomalyOptions) checkEmbedMethod() error {
+	switch o.EmbedMethod {
+	case "", "tsne", "pca":
+	default:
+		return fmt.Errorf("embedding method %q: want tsne or pca", o.EmbedMethod)
+	}
+	if o.Perplexity < 0 || math.IsNaN(o.Perplexity) || math.IsInf(o.Perplexity, 0) {
+		return fmt.Errorf("t-SNE perplexity must be positive and finite, got %v", o.Perplexity)
+	}
+	return nil
+}
+
+// writeEmbedding plots the windows' vectors in 2-D (t-SNE or PCA of the z-scored
+// vectors), coloured by window label (any anomalous frame in the window's target span),
+// and writes the points beside the PNG (embedding.csv: clip, window start, label, x, y,
+// method, perplexity, seed; perplexity and seed empty for PCA). The PNG carries the same
+// settings as tEXt chunks and in its title. t-SNE embeds at most EmbedMax windows, an
+// even subsample above that (logged, and in the title); the CSV lists the plotted
+// windows. Returns the settings for the summary, nil when there was nothing to embed.
+func writeEmbedding(o AnomalyOptions, win anomaly.Windows, results []*anomaly.ClipResult, suffix string) (map[string]any, error) {
 	var rows [][]float64
 	var labels []int8
-	var csv strings.Builder
 	type key struct {
 		id    string
 		start int
@@ -327,18 +362,69 @@ func writeEmbedding(o AnomalyOptions, win anomaly.Windows, results []*anomaly.Cl
 	}
 	if len(rows) < 2 {
 		slog.Warn("anomaly: fewer than two windows; no embedding plot", "windows", len(rows))
-		return nil
+		return nil, nil
 	}
-	xy, err := anomaly.PCA2(rows)
-	if err != nil {
-		return err
+	method := o.EmbedMethod
+	if method == "" {
+		method = "tsne"
 	}
-	csv.WriteString("clip,window_start,label,x,y\n")
+	info := map[string]any{"method": method, "vector": o.Embed, "windows": len(rows)}
+	meta := map[string]string{"method": method, "vector": o.Embed, "windows": strconv.Itoa(len(rows)), "software": "thinkjepa " + buildinfo.Get().Version}
+	var xy [][2]float64
+	var title, axis, perp, seed string
+	var err error
+	switch method {
+	case "pca":
+		if xy, err = anomaly.PCA2(rows); err != nil {
+			return nil, err
+		}
+		title, axis = fmt.Sprintf("window %s: PCA, z-scored (n=%d)", o.Embed, len(rows)), "PC"
+	case "tsne":
+		capN := o.EmbedMax
+		if capN <= 0 {
+			capN = anomaly.TSNEMaxPoints
+		}
+		n := len(rows)
+		if n > capN {
+			idx := anomaly.SubsampleIndices(n, capN)
+			slog.Warn("anomaly: too many windows for exact t-SNE; embedding an even subsample", "windows", n, "embedded", len(idx), "cap", capN)
+			var r2 [][]float64
+			var l2 []int8
+			var k2 []key
+			for _, i := range idx {
+				r2, l2, k2 = append(r2, rows[i]), append(l2, labels[i]), append(k2, keys[i])
+			}
+			rows, labels, keys = r2, l2, k2
+		}
+		req := o.Perplexity
+		if req == 0 {
+			req = anomaly.TSNEDefaultPerplexity
+		}
+		var ti anomaly.TSNEInfo
+		if xy, ti, err = anomaly.TSNE(rows, anomaly.TSNEConfig{Perplexity: req, Seed: o.Seed}); err != nil {
+			return nil, err
+		}
+		perp, seed = strconv.FormatFloat(ti.Perplexity, 'g', -1, 64), strconv.FormatUint(o.Seed, 10)
+		sub := ""
+		if len(rows) < n {
+			sub = fmt.Sprintf(" of %d, evenly subsampled", n)
+		}
+		title = fmt.Sprintf("window %s: t-SNE, z-scored (n=%d%s, perplexity %.4g, seed %d)", o.Embed, len(rows), sub, ti.Perplexity, o.Seed)
+		axis = "t-SNE"
+		for k, v := range map[string]any{"perplexity": ti.Perplexity, "requested_perplexity": req, "seed": o.Seed,
+			"learning_rate": ti.LearningRate, "iterations": ti.Iterations, "kl": ti.KL, "embedded": len(rows)} {
+			info[k] = v
+		}
+		meta["perplexity"], meta["requested_perplexity"], meta["seed"] = perp, strconv.FormatFloat(req, 'g', -1, 64), seed
+		meta["embedded"], meta["iterations"] = strconv.Itoa(len(rows)), strconv.Itoa(ti.Iterations)
+	}
+	var csv strings.Builder
+	csv.WriteString("clip,window_start,label,x,y,method,perplexity,seed\n")
 	for i, k := range keys {
-		fmt.Fprintf(&csv, "%s,%d,%d,%g,%g\n", k.id, k.start, labels[i], xy[i][0], xy[i][1])
+		fmt.Fprintf(&csv, "%s,%d,%d,%g,%g,%s,%s,%s\n", k.id, k.start, labels[i], xy[i][0], xy[i][1], method, perp, seed)
 	}
 	if err := fsutil.WriteFileAtomic(filepath.Join(o.Out, "embedding"+suffix+".csv"), []byte(csv.String())); err != nil {
-		return err
+		return nil, err
 	}
-	return anomaly.PlotEmbedding(xy, labels, "window "+o.Embed+" (PCA, z-scored)", filepath.Join(o.Out, "embedding"+suffix+".png"))
+	return info, anomaly.PlotEmbedding(xy, labels, title, axis, meta, filepath.Join(o.Out, "embedding"+suffix+".png"))
 }

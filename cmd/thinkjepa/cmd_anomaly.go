@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/internal/fsutil"
 	"github.com/thinkjepa/thinkjepa/train"
 )
@@ -28,6 +29,10 @@ func init() {
 			fpr := fs.Float64("fpr", 0.05, "target false-positive rate for the threshold calibrated on normal labelled clips")
 			batch := fs.Int("batch", 8, "windows per forward pass")
 			embed := fs.String("embed", "abs_error", "embedding plot of per-window vectors: abs_error, signed_error, target, concat, or none")
+			method := fs.String("embed-method", "tsne", "how the embedding is drawn: tsne (exact t-SNE, upstream's) or pca")
+			perplexity := fs.Float64("perplexity", anomaly.TSNEDefaultPerplexity, "t-SNE perplexity; the run uses min(p, max(2, (windows−1)/3)) as upstream")
+			seed := fs.Uint64("seed", anomaly.TSNEDefaultSeed, "t-SNE seed (the same seed gives the same picture)")
+			embedMax := fs.Int("embed-max", anomaly.TSNEMaxPoints, "most windows t-SNE embeds (O(n²) time and memory); above it an even subsample is embedded, and the plot says so")
 			dev := addDeviceFlags(fs)
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
@@ -53,6 +58,15 @@ func init() {
 				default:
 					return usageErrorf("--embed must be abs_error, signed_error, target, concat or none, got %q", *embed)
 				}
+				if *method != "tsne" && *method != "pca" {
+					return usageErrorf("--embed-method must be tsne or pca, got %q", *method)
+				}
+				if !(*perplexity > 0) || math.IsInf(*perplexity, 0) {
+					return usageErrorf("--perplexity must be positive and finite, got %v", *perplexity)
+				}
+				if *embedMax < 2 {
+					return usageErrorf("--embed-max must be ≥ 2, got %d", *embedMax)
+				}
 				name := "summary.json"
 				if shard.N > 1 {
 					name = fmt.Sprintf("summary.shard-%d-of-%d.json", shard.I, shard.N)
@@ -65,7 +79,8 @@ func init() {
 					return err
 				}
 				return train.Anomaly(e, train.AnomalyOptions{Ckpt: *ckpt, Features: *feats, Thinker: *thinker, Labels: *labels,
-					Out: *out, Shard: shard.I, NumShards: shard.N, Stride: *stride, Threshold: *thr, FPR: *fpr, BatchSize: *batch, Embed: *embed})
+					Out: *out, Shard: shard.I, NumShards: shard.N, Stride: *stride, Threshold: *thr, FPR: *fpr, BatchSize: *batch, Embed: *embed,
+					EmbedMethod: *method, Perplexity: *perplexity, Seed: *seed, EmbedMax: *embedMax})
 			}
 		},
 	})

@@ -160,6 +160,12 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--batch", "0"}, "--batch must be ≥ 1"},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--embed", "tsne"}, `--embed must be abs_error, signed_error, target, concat or none, got "tsne"`},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--shard", "1/1"}, `invalid value "1/1" for flag -shard`},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--embed-method", "umap"}, `--embed-method must be tsne or pca, got "umap"`},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--perplexity", "0"}, "--perplexity must be positive and finite"},
+		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--embed-max", "1"}, "--embed-max must be ≥ 2"},
+		{[]string{"anomaly", "merge"}, "--out is required"},
+		{[]string{"anomaly", "merge", "--out", f("missing")}, "missing"},
+		{[]string{"anomaly", "merge", "--out", f("emptydir")}, "no shard summaries"},
 
 		{[]string{"baseline", "--kind", "stationary", "--out", f("bp")}, "--data is required"},
 		{[]string{"baseline", "--kind", "nope", "--data", f("clips"), "--out", f("bp")}, `unknown baseline "nope"`},
