@@ -149,20 +149,20 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 		suffix = fmt.Sprintf(".shard-%d-of-%d", o.Shard, o.NumShards)
 		name += suffix
 	}
+	var emb map[string]any
+	if o.Embed != "" {
+		if emb, err = writeEmbedding(o, win, results, suffix); err != nil {
+			return err
+		}
+	}
 	extra := map[string]any{"checkpoint": o.Ckpt, "mode": m.Mode, "features": o.Features, "thinker": o.Thinker,
 		"labels": o.Labels, "windows": map[string]int{"past": win.Past, "future": win.Future, "stride": win.EffectiveStride()},
 		"shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "predictor_mode": "eval (no dropout)", "versions": buildinfo.Get()}
+	if emb != nil {
+		extra["embedding"] = emb
+	}
 	if sha, err := weights.FileSHA256(o.Ckpt); err == nil {
 		extra["checkpoint_sha256"] = sha // shards of one run must agree (AnomalyMerge)
-	}
-	if o.Embed != "" {
-		emb, err := writeEmbedding(o, win, results, suffix)
-		if err != nil {
-			return err
-		}
-		if emb != nil {
-			extra["embedding"] = emb
-		}
 	}
 	if err := sum.WriteJSON(filepath.Join(o.Out, name+".json"), extra); err != nil {
 		return err
