@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/thinkjepa/thinkjepa/internal/npy"
+	"github.com/thinkjepa/thinkjepa/thinker"
 )
 
 // ClipLatents are one clip's V-JEPA latents as the stage scores them.
@@ -25,7 +26,8 @@ type ClipLatents struct {
 //     (model-spec §4.2); the tubelet length is len(past_raw_indices)/Ti, else the
 //     provenance's frame_indices count over Ti+Tt, else 1;
 //   - upstream's combined cache: vjepa_feats [T,P,D] with frame_indices (else
-//     linspace(0, total_frames−1, T), else none).
+//     linspace(0, total_frames−1, T), else none), read and checked by
+//     thinker.ReadBranch (frame_indices, nframes_used, total_frames agree with T).
 //
 // Non-finite latents are an error: they would silently drop every window they touch.
 func ReadClipLatents(path string) (*ClipLatents, error) {
@@ -73,21 +75,16 @@ func ReadClipLatents(path string) (*ClipLatents, error) {
 		if c.Source != nil && len(c.Source) != c.T {
 			return nil, fmt.Errorf("%s: %d past + %d target raw indices for %d latent frames", path, len(past), len(target), c.T)
 		}
-	case z.Has("vjepa_feats"):
-		v, s, err := CombinedFeats(z)
+	case z.Has(thinker.KeyFeats):
+		b, err := thinker.ReadBranch(z)
 		if err != nil {
 			return nil, err
 		}
-		c.T, c.P, c.D, c.X = s[0], s[1], s[2], v
-		if c.Source, err = optInts(z, "frame_indices"); err != nil {
-			return nil, err
-		}
-		if c.Source == nil && z.Has("total_frames") {
-			tot, err := optInts(z, "total_frames")
-			if err != nil || len(tot) != 1 || tot[0] < 1 {
-				return nil, fmt.Errorf("%s: total_frames is not one positive integer", path)
-			}
-			for _, f := range Linspace(int(tot[0])-1, c.T) {
+		c.T, c.P, c.D, c.X = b.T, b.P, b.D, b.Feats
+		c.Source = b.FrameIndices
+		if c.Source == nil && b.TotalFrames > 0 {
+			// upstream's NpzCacheDataset fallback; total_frames 0 means unknown
+			for _, f := range Linspace(b.TotalFrames-1, c.T) {
 				c.Source = append(c.Source, int64(f))
 			}
 		}
@@ -154,31 +151,4 @@ func repeatFrames(v []float32, steps, frame, rep int) []float32 {
 		}
 	}
 	return out
-}
-
-// CombinedFeats reads vjepa_feats [T,P,D] from upstream's combined cache
-// (add_vjepa_feats_to_qwen_cache.py): float16 or float32, or its bf16 mode, which stores
-// the bfloat16 bits as uint16 (upstream itself cannot read it back); bf16 is the top
-// half of a float32, so the bits shift into place exactly.
-func CombinedFeats(z *npy.NPZ) ([]float32, []int, error) {
-	a, err := z.Get("vjepa_feats")
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(a.Shape) != 3 {
-		return nil, nil, fmt.Errorf("%s: vjepa_feats has shape %v, want [T,P,D]", z.Path(), a.Shape)
-	}
-	if a.DType != npy.Uint16 {
-		v, shape, err := z.Float32s("vjepa_feats", -1, -1, -1)
-		return v, shape, err
-	}
-	bits, err := a.Int64s()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: vjepa_feats: %w", z.Path(), err)
-	}
-	v := make([]float32, len(bits))
-	for i, b := range bits {
-		v[i] = math.Float32frombits(uint32(b) << 16)
-	}
-	return v, a.Shape, nil
 }

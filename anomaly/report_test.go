@@ -183,7 +183,7 @@ func TestReadClipLatents(t *testing.T) {
 		},
 		"bad total": func(w *npy.NPZWriter) {
 			w.Add("vjepa_feats", npy.FromFloat32(vals(1, 0), 1, P, D))
-			w.Add("total_frames", npy.FromInt64([]int64{0}))
+			w.Add("total_frames", npy.FromInt64([]int64{-1}))
 		},
 	}
 	for name, fill := range bad {

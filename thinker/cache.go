@@ -206,13 +206,15 @@ func (c *Cache) readVJEPA(z *npy.NPZ) error {
 		}
 		c.VJEPAInput, c.VJEPATarget = in, tg
 		copy(c.VJEPAShape[:], s1)
-	case z.Has("vjepa_feats"):
-		v, s, err := z.Float32s("vjepa_feats", -1, -1, -1)
+	case z.Has(KeyFeats):
+		// upstream's combined cache (or v1's released one): decoded and checked against
+		// its frame fields by ReadBranch (bf16 bits included).
+		b, err := ReadBranch(z)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			return err
 		}
-		c.VJEPAInput = v
-		copy(c.VJEPAShape[:], s)
+		c.VJEPAInput = b.Feats
+		c.VJEPAShape = [3]int{b.T, b.P, b.D}
 	default:
 		return nil
 	}

@@ -67,6 +67,7 @@ type clipSup struct {
 	id          string
 	T, past     int
 	world, ext  []float32 // [T,52,3], [T,16]
+	frames      []int     // [T] source frames (data.Clip.FrameIndices)
 	featPath    string
 	thinkerPath string
 }
@@ -131,7 +132,7 @@ func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
 		if c.Past <= 0 || c.Past >= c.T {
 			return nil, fmt.Errorf("%s: past = %d of %d frames leaves no observed or no future frames", cp, c.Past, c.T)
 		}
-		cs := clipSup{id: id, T: c.T, past: c.Past, world: c.XYZWorld, ext: c.CamExt}
+		cs := clipSup{id: id, T: c.T, past: c.Past, world: c.XYZWorld, ext: c.CamExt, frames: c.FrameIndices}
 		if cfg.Features != "" {
 			cs.featPath = filepath.Join(cfg.Features, id+".npz")
 		}
@@ -204,21 +205,22 @@ func (fs *FileSet) latents(c *clipSup) (obs, fut []float32, P, D int, err error)
 		}
 		return repeatTime(v, shape[0], shape[1]*shape[2], frames/shape[0]), shape, nil
 	}
-	if !z.Has("vjepa_input_feats") && z.Has("vjepa_feats") {
+	if !z.Has("vjepa_input_feats") && z.Has(thinker.KeyFeats) {
 		// upstream's combined cache: the whole clip in one array, split at the clip's past
-		v, shape, err := anomaly.CombinedFeats(z)
+		b, err := thinker.ReadBranch(z)
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
-		if shape[0] <= 0 || c.T%shape[0] != 0 || (c.past*shape[0])%c.T != 0 {
-			return nil, nil, 0, 0, fmt.Errorf("%s: vjepa_feats has %d time steps, which do not divide the clip's %d frames at past %d", path, shape[0], c.T, c.past)
+		if c.T%b.T != 0 || (c.past*b.T)%c.T != 0 {
+			return nil, nil, 0, 0, fmt.Errorf("%s: vjepa_feats has %d time steps, which do not divide the clip's %d frames at past %d", path, b.T, c.T, c.past)
 		}
-		if i := firstNonFinite(v); i >= 0 {
-			return nil, nil, 0, 0, fmt.Errorf("%s: vjepa_feats is not finite at element %d", path, i)
+		rep := c.T / b.T
+		if err := checkSourceFrames(path, b.FrameIndices, c.frames, rep); err != nil {
+			return nil, nil, 0, 0, err
 		}
-		all := repeatTime(v, shape[0], shape[1]*shape[2], c.T/shape[0])
-		frame := shape[1] * shape[2]
-		return all[:c.past*frame], all[c.past*frame:], shape[1], shape[2], nil
+		all := repeatTime(b.Feats, b.T, b.P*b.D, rep)
+		frame := b.P * b.D
+		return all[:c.past*frame], all[c.past*frame:], b.P, b.D, nil
 	}
 	obs, s1, err := read("vjepa_input_feats", c.past)
 	if err != nil {
@@ -232,6 +234,27 @@ func (fs *FileSet) latents(c *clipSup) (obs, fut []float32, P, D int, err error)
 		return nil, nil, 0, 0, fmt.Errorf("%s: input feats %v and target feats %v differ in tokens or channels", path, s1, s2)
 	}
 	return obs, fut, s1[1], s1[2], nil
+}
+
+// checkSourceFrames compares a combined cache's frame_indices with the clip's source
+// frames: latent frame k stands for clip frames [k·rep, (k+1)·rep), so its source frame
+// must lie within theirs. Features sampled from other frames than the supervision (say
+// upstream's 48 frames over the whole video against a clip's 64) would otherwise train
+// and score against the wrong poses without a word.
+func checkSourceFrames(path string, idx []int64, clip []int, rep int) error {
+	if idx == nil || clip == nil {
+		return nil
+	}
+	for k, f := range idx {
+		lo, hi := clip[k*rep], clip[(k+1)*rep-1]
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		if f < int64(lo) || f > int64(hi) {
+			return fmt.Errorf("%s: frame_indices[%d] is source frame %d, but the clip's frames %d..%d there are %d..%d: the V-JEPA features were sampled from other frames than the clip", path, k, f, k*rep, (k+1)*rep-1, lo, hi)
+		}
+	}
+	return nil
 }
 
 func repeatTime(v []float32, T, frame, rep int) []float32 {
