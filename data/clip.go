@@ -29,6 +29,9 @@ type Clip struct {
 	// SkippedFrames counts source frames left out of the timeline, by reason (Ego-Exo4D:
 	// "no_ego_extrinsic", "empty_annotation3d"); not stored in the NPZ.
 	SkippedFrames map[string]int
+	// SourceFrames is the length of the timeline FrameIndices index (EgoDex: the
+	// episode's frames); 0 when unknown. Not stored in the NPZ.
+	SourceFrames int
 }
 
 // Validate checks the internal consistency of the slices against T, H, W.

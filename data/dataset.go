@@ -222,6 +222,7 @@ func loadEgoDexClip(ep Episode, s Sampler, opt LoadOptions) (*Clip, error) {
 		return nil, fmt.Errorf("%s: %w", ep.Path, err)
 	}
 	c := newClip(len(idx), past)
+	c.SourceFrames = f.N
 	c.Dataset, c.Split, c.Task, c.Episode = EgoDex, ep.Split, ep.Task, ep.ID
 	if t := f.Attrs["task"]; c.Task == "" && t != "" {
 		c.Task = t

@@ -102,6 +102,12 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	if err != nil {
 		return err
 	}
+	var think *folderFiles
+	if m.Mode.Guided() {
+		if think, err = listFolder(o.Thinker); err != nil {
+			return fmt.Errorf("thinker folder: %w", err)
+		}
+	}
 	var labels *anomaly.LabelIndex
 	if o.Labels != "" {
 		if labels, err = anomaly.IndexLabels(o.Labels); err != nil {
@@ -120,7 +126,7 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	defer bar.Finish()
 	var results []*anomaly.ClipResult
 	for _, id := range mine {
-		r, err := scoreClip(e, m, rc, o, win, id, labels)
+		r, err := scoreClip(e, m, rc, o, win, id, labels, think)
 		if err != nil {
 			return err
 		}
@@ -190,7 +196,7 @@ func featureIDs(dir string) ([]string, error) {
 }
 
 // scoreClip runs the predictor over one clip's windows and aligns its labels.
-func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anomaly.Windows, id string, labels *anomaly.LabelIndex) (*anomaly.ClipResult, error) {
+func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anomaly.Windows, id string, labels *anomaly.LabelIndex, think *folderFiles) (*anomaly.ClipResult, error) {
 	lat, err := anomaly.ReadClipLatents(filepath.Join(o.Features, id+".npz"))
 	if err != nil {
 		return nil, err
@@ -207,7 +213,13 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 	}
 	var guide *thinker.Cache
 	if m.Mode.Guided() {
-		if guide, err = thinker.Read(filepath.Join(o.Thinker, id+".npz")); err != nil {
+		// <id>.npz, else the cache with the id's upstream stem (a features folder of ours
+		// beside upstream-named caches)
+		p, err := think.path(id)
+		if err != nil {
+			return nil, fmt.Errorf("clip %s: %w", id, err)
+		}
+		if guide, err = thinker.Read(p); err != nil {
 			return nil, fmt.Errorf("clip %s: %w", id, err)
 		}
 	}

@@ -21,8 +21,14 @@ import (
 //	Clips/<id>.npz     clip supervision (data.Clip: xyz_world, cam_ext, past)
 //	Features/<id>.npz  vjepa_input_feats [Ti,P,D], vjepa_target_feats [Tt,P,D]
 //	                   (thinkjepa encode --split-clips); empty: taken from the thinker cache
+//	                   (upstream's combined caches: vjepa_feats, see thinker.ReadBranch)
 //	Thinker/<id>.npz   vlm_old [L,So,Dv], vlm_new [L,Sn,Dv] (ThinkJEPA cache layout);
 //	                   empty: no guidance input (the streams are "missing")
+//
+// A feature or thinker file not named <id>.npz is found by upstream's stem rule: the one
+// file of the folder whose name less its _L<n>_nf<n>_res<n>_new<n>_s<i>of<n> suffix is the
+// id (upstream's caches are named so; anomaly.Stem). The folders may be anywhere: nothing
+// ties them to where a model was trained (upstream's --test_cache_dir).
 type DataConfig struct {
 	Clips    string `json:"clips"`
 	Features string `json:"features"`
@@ -123,6 +129,18 @@ func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
 		sort.Strings(ids)
 	}
 	fs := &FileSet{Cfg: cfg, Sample: sc}
+	var feats, think *folderFiles
+	var err error
+	if cfg.Features != "" {
+		if feats, err = listFolder(cfg.Features); err != nil {
+			return nil, fmt.Errorf("features folder: %w", err)
+		}
+	}
+	if cfg.Thinker != "" {
+		if think, err = listFolder(cfg.Thinker); err != nil {
+			return nil, fmt.Errorf("thinker folder: %w", err)
+		}
+	}
 	for _, id := range ids {
 		cp := filepath.Join(cfg.Clips, id+".npz")
 		c, err := data.ReadClipNPZ(cp)
@@ -133,17 +151,13 @@ func OpenFileSet(cfg DataConfig, sc SampleConfig) (*FileSet, error) {
 			return nil, fmt.Errorf("%s: past = %d of %d frames leaves no observed or no future frames", cp, c.Past, c.T)
 		}
 		cs := clipSup{id: id, T: c.T, past: c.Past, world: c.XYZWorld, ext: c.CamExt, frames: c.FrameIndices}
-		if cfg.Features != "" {
-			cs.featPath = filepath.Join(cfg.Features, id+".npz")
-		}
-		if cfg.Thinker != "" {
-			cs.thinkerPath = filepath.Join(cfg.Thinker, id+".npz")
-		}
-		for _, p := range []string{cs.featPath, cs.thinkerPath} {
-			if p == "" {
-				continue
+		if feats != nil {
+			if cs.featPath, err = feats.path(id); err != nil {
+				return nil, fmt.Errorf("clip %s: %w", id, err)
 			}
-			if _, err := os.Stat(p); err != nil {
+		}
+		if think != nil {
+			if cs.thinkerPath, err = think.path(id); err != nil {
 				return nil, fmt.Errorf("clip %s: %w", id, err)
 			}
 		}
@@ -179,6 +193,47 @@ func (fs *FileSet) Len() int { return len(fs.samps) }
 
 // ClipID names sample i's clip.
 func (fs *FileSet) ClipID(i int) string { return fs.clips[fs.samps[i].clip].id }
+
+// folderFiles resolves clip ids to the .npz files of one folder (not recursive).
+type folderFiles struct {
+	dir    string
+	exact  map[string]bool     // file names
+	byStem map[string][]string // upstream stem → file names
+}
+
+func listFolder(dir string) (*folderFiles, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	f := &folderFiles{dir: dir, exact: map[string]bool{}, byStem: map[string][]string{}}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".npz") || strings.HasPrefix(n, ".") {
+			continue
+		}
+		f.exact[n] = true
+		st := anomaly.Stem(n)
+		f.byStem[st] = append(f.byStem[st], n)
+	}
+	return f, nil
+}
+
+// path is dir/<id>.npz, else the one file with the id's upstream stem.
+func (f *folderFiles) path(id string) (string, error) {
+	if f.exact[id+".npz"] {
+		return filepath.Join(f.dir, id+".npz"), nil
+	}
+	// id has no extension: add one for Stem to drop, so that dots in the id stay
+	switch c := f.byStem[anomaly.Stem(id+".npz")]; len(c) {
+	case 0:
+		return "", fmt.Errorf("no %s, nor a file with its stem (upstream's _L<n>_nf<n>_res<n>_new<n>_s<i>of<n> suffix), in %s", id+".npz", f.dir)
+	case 1:
+		return filepath.Join(f.dir, c[0]), nil
+	default:
+		return "", fmt.Errorf("no %s, and %d files in %s share its stem: %s", id+".npz", len(c), f.dir, strings.Join(c, ", "))
+	}
+}
 
 // latents reads a clip's observed and future latents and aligns V-JEPA tubelets to
 // frames by repeating each tubelet (model-spec §4.2): [past,P,D] and [T−past,P,D].

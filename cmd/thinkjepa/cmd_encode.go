@@ -27,7 +27,7 @@ func init() {
 	register(&command{
 		name:    "encode",
 		summary: "run the V-JEPA 2 encoder over clips and write token features",
-		usage:   "--weights W --input (episode.hdf5 | clip.npz | frames.npy | DIR | manifest.json) --out OUT [flags]",
+		usage:   "--weights W --input (episode.hdf5 | clip.npz | frames.npy | DIR | manifest.json) (--out OUT | --into-cache CACHES) [flags]",
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			o := encodeOpts{}
 			o.dev = addDeviceFlags(fs)
@@ -41,13 +41,27 @@ func init() {
 			squash := fs.Bool("squash", false, "resize frames directly to the crop size (ThinkJEPA v1 decode)")
 			fs.BoolVar(&o.split, "split-clips", false, "encode the observed and target halves separately (ThinkJEPA v2 layout) and write an .npz with vjepa_input_feats, vjepa_target_feats")
 			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode)")
-			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist")
+			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist (with --into-cache: replace the vjepa_feats of caches that have them)")
+			fs.StringVar(&o.intoCache, "into-cache", "", "append the features to the existing VLM cache archives (.npz) under this folder instead of writing --out, "+
+				"as upstream's add_vjepa_feats_to_qwen_cache.py: vjepa_feats [T,P,D] (the --split-clips encoding, each tubelet repeated to its frames), "+
+				"imgs, frame_indices, nframes_used, total_frames; an input goes to the cache with its file stem (upstream's rule: the "+
+				"_L8_nf32_res256_new16_s0of1 suffix dropped, same subfolder first); every existing key is kept byte for byte")
+			fs.BoolVar(&o.fp32, "fp32", false, "with --into-cache: store vjepa_feats as float32 (default float16, as upstream)")
+			fs.BoolVar(&o.noImgs, "no-imgs", false, "with --into-cache: do not store the sampled frames as imgs (upstream's NpzCacheDataset requires them)")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				if err := requireFlags(fs, "weights", "input", "out"); err != nil {
+				if err := requireFlags(fs, "weights", "input"); err != nil {
 					return err
+				}
+				switch {
+				case o.intoCache == "" && o.out == "":
+					return usageErrorf("--out or --into-cache is required")
+				case o.intoCache != "" && o.out != "":
+					return usageErrorf("--out and --into-cache exclude each other (--into-cache rewrites the caches in place)")
+				case o.intoCache == "" && (o.fp32 || o.noImgs):
+					return usageErrorf("--fp32 and --no-imgs apply to --into-cache only")
 				}
 				if *crop && *squash {
 					return usageErrorf("--crop and --squash exclude each other")
@@ -75,14 +89,19 @@ type encodeOpts struct {
 	shard                   *shard
 	noPre, split, overwrite bool
 	mode                    jepa.ResizeMode
+	intoCache               string // folder of VLM caches to append to
+	fp32, noImgs            bool   // --into-cache storage
 }
 
 // encodeItem is one input and where its features go.
 type encodeItem struct {
 	src     string
 	episode *data.Episode // set for manifest / .hdf5 inputs
-	out     string
-	group   int // batch: index / --batch in the full, sorted input list
+	out     string        // output file; with --into-cache the matched cache
+	rel     string        // path relative to --input without extension (episode ID for manifests)
+	group   int           // batch: index / --batch in the full, sorted input list
+	// --into-cache: skip (no cache or a bad one: not encoded), write (append to out)
+	skip, write bool
 }
 
 func (o encodeOpts) ext() string {
@@ -110,7 +129,8 @@ func listInputs(o encodeOpts) ([]encodeItem, error) {
 			switch strings.ToLower(filepath.Ext(p)) {
 			case ".hdf5", ".h5", ".npz", ".npy":
 				rel, _ := filepath.Rel(o.input, p)
-				items = append(items, encodeItem{src: p, out: strings.TrimSuffix(rel, filepath.Ext(rel))})
+				rel = strings.TrimSuffix(rel, filepath.Ext(rel))
+				items = append(items, encodeItem{src: p, out: rel, rel: rel})
 			}
 			return nil
 		})
@@ -128,10 +148,11 @@ func listInputs(o encodeOpts) ([]encodeItem, error) {
 		}
 		for i := range m.Episodes {
 			ep := m.Episodes[i]
-			items = append(items, encodeItem{src: ep.Path, episode: &ep, out: filepath.FromSlash(ep.ID)})
+			items = append(items, encodeItem{src: ep.Path, episode: &ep, out: filepath.FromSlash(ep.ID), rel: filepath.FromSlash(ep.ID)})
 		}
 	default:
-		items = []encodeItem{{src: o.input, out: o.out}}
+		base := filepath.Base(o.input)
+		items = []encodeItem{{src: o.input, out: o.out, rel: strings.TrimSuffix(base, filepath.Ext(base))}}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].src < items[j].src })
 	// Batches are fixed groups of --batch consecutive inputs of the whole list, and a shard
@@ -144,7 +165,7 @@ func listInputs(o encodeOpts) ([]encodeItem, error) {
 		if !o.shard.Mine(it.group) {
 			continue
 		}
-		if multi {
+		if multi && o.intoCache == "" {
 			it.out = filepath.Join(o.out, it.out+o.ext())
 		}
 		mine = append(mine, it)
@@ -158,6 +179,11 @@ type loadedClip struct {
 	T, H, W    int
 	past       int
 	frameIndex []int
+	// The frames before preprocessing ([T,FH,FW,3] uint8; nil for --no-preprocess input)
+	// and the length of the timeline frameIndex indexes (0: unknown), for --into-cache.
+	frames       []uint8
+	fh, fw       int
+	sourceFrames int
 }
 
 func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
@@ -168,6 +194,7 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 	var frames []uint8
 	var T, H, W, past int
 	var idx []int
+	src := 0
 	mode := o.mode
 	switch {
 	case it.episode != nil || ext == ".hdf5" || ext == ".h5":
@@ -186,7 +213,7 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 		if err != nil {
 			return nil, err
 		}
-		frames, T, H, W, past, idx = c.Frames, c.T, c.H, c.W, c.Past, c.FrameIndices
+		frames, T, H, W, past, idx, src = c.Frames, c.T, c.H, c.W, c.Past, c.FrameIndices, c.SourceFrames
 	case ext == ".npz":
 		c, err := data.ReadClipNPZ(it.src)
 		if err != nil {
@@ -237,7 +264,7 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 	if past <= 0 {
 		past = T / 2
 	}
-	return &loadedClip{video: v, T: T, H: crop, W: crop, past: past, frameIndex: idx}, nil
+	return &loadedClip{video: v, T: T, H: crop, W: crop, past: past, frameIndex: idx, frames: frames, fh: H, fw: W, sourceFrames: src}, nil
 }
 
 // sliceFrames takes frames [t0,t1) of a [C,T,H,W] clip.
@@ -286,19 +313,38 @@ func runEncode(o encodeOpts) error {
 	if err != nil {
 		return err
 	}
+	var cs *cacheStats
+	if o.intoCache != "" {
+		if cs, err = matchCaches(items, o); err != nil {
+			return err
+		}
+	}
 	// A batch with any output missing is encoded whole (its finished outputs are rewritten
-	// with the same bytes), so its composition is the uninterrupted run's.
+	// with the same bytes; with --into-cache they are left alone), so its composition is
+	// the uninterrupted run's.
 	var todo [][]encodeItem
 	nTodo := 0
 	for s := 0; s < len(items); {
 		e := s
-		need := o.overwrite
+		need := false
 		for ; e < len(items) && items[e].group == items[s].group; e++ {
-			need = need || !fsutil.Exists(items[e].out)
+			if o.intoCache != "" {
+				need = need || items[e].write
+			} else {
+				need = need || o.overwrite || !fsutil.Exists(items[e].out)
+			}
 		}
 		if need {
 			todo = append(todo, items[s:e])
 			nTodo += e - s
+			if o.intoCache != "" {
+				nTodo -= e - s
+				for _, it := range items[s:e] {
+					if it.write {
+						nTodo++
+					}
+				}
+			}
 		}
 		s = e
 	}
@@ -308,9 +354,15 @@ func runEncode(o encodeOpts) error {
 	bar := progress.New(nTodo, "encode")
 	defer bar.Finish()
 	var failed []string
+	if cs != nil {
+		failed = cs.failed
+	}
 	for _, batch := range todo {
 		clips := make([]*loadedClip, len(batch))
 		for i, it := range batch {
+			if it.skip {
+				continue
+			}
 			if clips[i], err = loadInput(it, o, cfg.ImgSize); err != nil {
 				if len(items) == 1 {
 					return err
@@ -319,20 +371,50 @@ func runEncode(o encodeOpts) error {
 				failed = append(failed, it.src)
 			}
 		}
+		if o.intoCache != "" {
+			feats, err := forwardBatch(e, enc, batch, clips, o)
+			if err != nil {
+				return err
+			}
+			failed = append(failed, appendBatch(enc, batch, clips, feats, o, cfgJSON, cs)...)
+			for _, it := range batch {
+				if it.write {
+					bar.Add(1)
+				}
+			}
+			continue
+		}
 		if err := encodeBatch(e, enc, batch, clips, o, cfgJSON); err != nil {
 			return err
 		}
 		bar.Add(len(batch))
 	}
+	if cs != nil {
+		slog.Info("into-cache", "updated", cs.updated, "skipped_existing", cs.existing, "missing_cache", cs.missing, "failed", len(failed))
+		if cs.updated+cs.existing+len(failed) == 0 {
+			return fmt.Errorf("--into-cache %s: none of the %d inputs has a cache there (matched by file stem)", o.intoCache, cs.missing)
+		}
+	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), nTodo, failed[0])
+		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), max(nTodo, len(failed)), failed[0])
 	}
 	return nil
 }
 
-// encodeBatch encodes the loaded clips of a batch (nil entries failed to load), grouping
-// same-sized clips (or halves with --split-clips) into one forward, and writes outputs.
+// encodeBatch encodes the loaded clips of a batch (nil entries failed to load) and
+// writes outputs.
 func encodeBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*loadedClip, o encodeOpts, cfgJSON []byte) error {
+	feats, err := forwardBatch(e, enc, items, clips, o)
+	if err != nil {
+		return err
+	}
+	return writeBatch(enc, items, clips, feats, o, cfgJSON)
+}
+
+// forwardBatch encodes the loaded clips of a batch (nil entries are left out), grouping
+// same-sized clips (or halves with --split-clips / --into-cache) into one forward:
+// per clip [whole or observed half, target half] tokens.
+func forwardBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*loadedClip, o encodeOpts) ([][2][]float32, error) {
 	type part struct {
 		item, half int
 		video      []float32
@@ -343,9 +425,9 @@ func encodeBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*lo
 		if c == nil {
 			continue
 		}
-		if o.split {
+		if o.split || o.intoCache != "" {
 			if c.past <= 0 || c.past >= c.T {
-				return fmt.Errorf("%s: cannot split %d frames at %d", items[i].src, c.T, c.past)
+				return nil, fmt.Errorf("%s: cannot split %d frames at %d", items[i].src, c.T, c.past)
 			}
 			parts = append(parts, part{i, 0, sliceFrames(c.video, 3, c.T, c.H, c.W, 0, c.past), c.past, c.H, c.W},
 				part{i, 1, sliceFrames(c.video, 3, c.T, c.H, c.W, c.past, c.T), c.T - c.past, c.H, c.W})
@@ -373,13 +455,18 @@ func encodeBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*lo
 		t0 := time.Now()
 		out, err := enc.Encode(e, videos, parts[i].T, parts[i].H, parts[i].W)
 		if err != nil {
-			return fmt.Errorf("%s: %w", items[parts[i].item].src, err)
+			return nil, fmt.Errorf("%s: %w", items[parts[i].item].src, err)
 		}
 		slog.Debug("forward", "clips", len(group), "seconds", time.Since(t0).Seconds())
 		for k, j := range group {
 			feats[parts[j].item][parts[j].half] = out[k]
 		}
 	}
+	return feats, nil
+}
+
+// writeBatch writes the --out files of a forwarded batch.
+func writeBatch(enc *jepa.Encoder, items []encodeItem, clips []*loadedClip, feats [][2][]float32, o encodeOpts, cfgJSON []byte) error {
 	D := enc.Cfg.EmbedDim
 	for i, it := range items {
 		c := clips[i]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"os"
 
 	"github.com/thinkjepa/thinkjepa/train"
 )
@@ -14,7 +15,7 @@ func init() {
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			ckpt := fs.String("ckpt", "", "checkpoint (best.ckpt.npz or latest.safetensors of a train run; required)")
 			clips := fs.String("data", "", "folder of clip .npz files (required)")
-			feats := fs.String("features", "", "folder of per-clip V-JEPA feature files (default: DATA/../features)")
+			feats := fs.String("features", "", "folder of per-clip V-JEPA feature files (default: DATA/../features when it exists, else the latents come from the --thinker caches: upstream's combined caches, vjepa_feats)")
 			thinker := fs.String("thinker", "", "folder of thinker caches (default: DATA/../thinker; needed by guided models)")
 			out := fs.String("out", "", "prediction folder (required)")
 			dev := addDeviceFlags(fs)
@@ -37,8 +38,8 @@ func init() {
 					return usageErrorf("--batch must be ≥ 1, got %d", *batch)
 				}
 				dc := train.DataConfig{Clips: *clips, Features: *feats, Thinker: *thinker}
-				if dc.Features == "" {
-					dc.Features = *clips + "/../features"
+				if def := *clips + "/../features"; dc.Features == "" && isDir(def) {
+					dc.Features = def
 				}
 				if dc.Thinker == "" {
 					dc.Thinker = *clips + "/../thinker"
@@ -52,4 +53,9 @@ func init() {
 			}
 		},
 	})
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
