@@ -167,6 +167,15 @@ func TestReadClipLatents(t *testing.T) {
 	if c, err = ReadClipLatents(d + "/up.npz"); err != nil || c.T != 4 || !reflect.DeepEqual(c.Source, []int64{0, 33, 66, 99}) {
 		t.Errorf("combined cache: %v T=%d source %v", err, c.T, c.Source)
 	}
+	// total_frames 0 is upstream's "unknown" (its Qwen extractor's value): no source frames
+	w = npy.NewNPZWriter()
+	w.Add("vjepa_feats", npy.FromFloat32AsHalf(vals(4, 0), 4, P, D))
+	w.Add("total_frames", npy.FromInt32([]int32{0}))
+	w.Add("nframes_used", npy.FromInt32([]int32{32}))
+	w.WriteFile(d + "/unknown.npz")
+	if c, err = ReadClipLatents(d + "/unknown.npz"); err != nil || c.T != 4 || c.Source != nil {
+		t.Errorf("total_frames 0: %v T=%d source %v", err, c.T, c.Source)
+	}
 	bad := map[string]func(w *npy.NPZWriter){
 		"no latents": func(w *npy.NPZWriter) { w.Add("vlm_old", npy.FromFloat32(vals(1, 0), 1, P, D)) },
 		"nan": func(w *npy.NPZWriter) {
@@ -180,6 +189,16 @@ func TestReadClipLatents(t *testing.T) {
 		"target shape": func(w *npy.NPZWriter) {
 			w.Add("vjepa_input_feats", npy.FromFloat32(vals(2, 0), 2, P, D))
 			w.Add("vjepa_target_feats", npy.FromFloat32(make([]float32, 8), 2, 2, 2))
+		},
+		"nframes_used vs T": func(w *npy.NPZWriter) {
+			w.Add("vjepa_feats", npy.FromFloat32(vals(2, 0), 2, P, D))
+			w.Add("nframes_used", npy.FromInt32([]int32{3}))
+			w.Add("total_frames", npy.FromInt32([]int32{30}))
+		},
+		"index past total": func(w *npy.NPZWriter) {
+			w.Add("vjepa_feats", npy.FromFloat32(vals(2, 0), 2, P, D))
+			w.Add("frame_indices", npy.FromInt64([]int64{0, 30}, 2))
+			w.Add("total_frames", npy.FromInt32([]int32{30}))
 		},
 		"bad total": func(w *npy.NPZWriter) {
 			w.Add("vjepa_feats", npy.FromFloat32(vals(1, 0), 1, P, D))

@@ -348,8 +348,13 @@ func runEncode(o encodeOpts) error {
 		}
 		s = e
 	}
-	slog.Info("encode", "inputs", len(items), "to_do", nTodo, "skipped_existing", len(items)-nTodo, "engine", e.Name(),
-		"arch", fmt.Sprintf("D=%d depth=%d heads=%d", cfg.EmbedDim, cfg.Depth, cfg.NumHeads))
+	archDesc := fmt.Sprintf("D=%d depth=%d heads=%d", cfg.EmbedDim, cfg.Depth, cfg.NumHeads)
+	if cs != nil {
+		slog.Info("encode", "inputs", len(items), "to_do", nTodo, "skipped_existing", cs.existing, "missing_cache", cs.missing,
+			"bad", len(cs.failed), "engine", e.Name(), "arch", archDesc)
+	} else {
+		slog.Info("encode", "inputs", len(items), "to_do", nTodo, "skipped_existing", len(items)-nTodo, "engine", e.Name(), "arch", archDesc)
+	}
 	cfgJSON, _ := json.Marshal(cfg)
 	bar := progress.New(nTodo, "encode")
 	defer bar.Finish()
@@ -396,7 +401,11 @@ func runEncode(o encodeOpts) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), max(nTodo, len(failed)), failed[0])
+		n := nTodo
+		if cs != nil {
+			n = len(items)
+		}
+		return fmt.Errorf("%d of %d inputs failed (first: %s)", len(failed), n, failed[0])
 	}
 	return nil
 }
