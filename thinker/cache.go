@@ -182,7 +182,7 @@ func Read(path string) (*Cache, error) {
 		switch key {
 		case "vlm_old", "vlm_new", "layers", "vlm_new_token_ids", "token_ids", "input_ids", "input_valid_len",
 			"past_raw_indices", "target_raw_indices", "qwen_raw_indices", "vjepa_input_feats", "vjepa_target_feats",
-			"vjepa_feats", "imgs":
+			"vjepa_feats", "imgs", VLMKeyPrefix + "imgs", VLMKeyPrefix + "frame_indices", VLMKeyPrefix + "nframes_used", VLMKeyPrefix + "total_frames":
 			continue
 		}
 		if s, ok := readString(z, key); ok {

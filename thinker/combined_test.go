@@ -111,7 +111,7 @@ func testBranch(T, P, D int) *NewBranch {
 func TestAppendBranch(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ep7_L8_nf32_res256_new16_s0of1.npz")
-	writeQwenCache(t, path)
+	writeQwenCache(t, path, member{"imgs", npy.FromUint8(make([]uint8, 2*2*2*3), 2, 2, 2, 3)})
 	before, comment := rawMembers(t, path)
 	orig, err := Read(path)
 	if err != nil {
@@ -122,8 +122,8 @@ func TestAppendBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRenamed := map[string]string{"nframes_used": "vlm_nframes_used", "total_frames": "vlm_total_frames", "frame_indices": "vlm_frame_indices"}
-	if len(res.Renamed) != 3 || res.Renamed["nframes_used"] != wantRenamed["nframes_used"] || res.Renamed["frame_indices"] != wantRenamed["frame_indices"] || len(res.Replaced) != 0 {
+	wantRenamed := map[string]string{"nframes_used": "vlm_nframes_used", "total_frames": "vlm_total_frames", "frame_indices": "vlm_frame_indices", "imgs": "vlm_imgs"}
+	if len(res.Renamed) != 4 || res.Renamed["nframes_used"] != wantRenamed["nframes_used"] || res.Renamed["frame_indices"] != wantRenamed["frame_indices"] || len(res.Replaced) != 0 {
 		t.Errorf("result %+v", res)
 	}
 	after, comment2 := rawMembers(t, path)
@@ -183,8 +183,13 @@ func TestAppendBranch(t *testing.T) {
 	if !slices.Equal(c.Old, orig.Old) || !slices.Equal(c.New, orig.New) || c.Text != orig.Text || c.VJEPAShape != [3]int{4, 3, 2} || !slices.Equal(c.VJEPAInput, br.Feats) {
 		t.Errorf("Read: VLM fields changed or branch missing: %v", c.VJEPAShape)
 	}
-	if _, ok := c.Provenance["imgs"]; ok {
-		t.Error("imgs read as provenance")
+	for _, k := range []string{"imgs", "vlm_imgs"} {
+		if _, ok := c.Provenance[k]; ok {
+			t.Errorf("%s read as provenance", k)
+		}
+	}
+	if !strings.Contains(c.Provenance["vjepa_provenance"], `"weights": "w"`) {
+		t.Errorf("provenance %v", c.Provenance)
 	}
 
 	whole, _ := os.ReadFile(path)
