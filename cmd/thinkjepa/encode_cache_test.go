@@ -456,3 +456,76 @@ func TestCombinedCachesTrainForecastAnomalyElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// EgoDex episodes: caches in the episodes' subfolders win over a cache with the same
+// stem elsewhere (upstream's (subfolder, stem) rule; synthetic episodes are named 0, 1, …
+// in every task), and total_frames is the episode's frame count.
+func TestEncodeIntoCacheEpisodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary's synthetic set")
+	}
+	_, synth := thinkjepaBin(t)
+	dir := t.TempDir()
+	eps, caches := filepath.Join(dir, "eps"), filepath.Join(dir, "caches")
+	var rels []string
+	err := filepath.WalkDir(synth, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".hdf5" || strings.Contains(p, "egoexo") {
+			return err
+		}
+		rel, _ := filepath.Rel(synth, p)
+		for _, ext := range []string{".hdf5", ".mp4"} {
+			b, err := os.ReadFile(strings.TrimSuffix(p, ".hdf5") + ext)
+			if err != nil {
+				return err
+			}
+			dst := filepath.Join(eps, strings.TrimSuffix(rel, ".hdf5")+ext)
+			os.MkdirAll(filepath.Dir(dst), 0o755)
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				return err
+			}
+		}
+		rels = append(rels, strings.TrimSuffix(rel, ".hdf5"))
+		return nil
+	})
+	if err != nil || len(rels) < 2 {
+		t.Fatalf("synthetic episodes: %v %v", rels, err)
+	}
+	cacheOf := func(rel string) string { return filepath.Join(caches, rel+"_L8_nf32_res256_new16_s0of1.npz") }
+	for i, rel := range rels {
+		os.MkdirAll(filepath.Dir(cacheOf(rel)), 0o755)
+		writeZip(t, cacheOf(rel), qwenCache(uint64(i), nil))
+	}
+	decoy := filepath.Join(caches, "elsewhere", filepath.Base(rels[0])+"_L8_nf32_res256_new16_s0of1.npz")
+	os.MkdirAll(filepath.Dir(decoy), 0o755)
+	writeZip(t, decoy, qwenCache(99, nil))
+	w := tinyEncoder(t, dir)
+	log := runOK(t, "encode", "--weights", w, "--input", eps, "--into-cache", caches, "--frames", "8", "--batch", "2")
+	if !strings.Contains(log, fmt.Sprintf("updated=%d", len(rels))) {
+		t.Errorf("log:\n%s", log)
+	}
+	if has, _ := thinker.HasBranch(decoy); has {
+		t.Error("the same stem in another folder was written")
+	}
+	for _, rel := range rels {
+		c, err := data.LoadClip(data.EpisodeFromPath(filepath.Join(eps, rel+".hdf5")), data.Episode64{T: 8}, data.LoadOptions{SkipVideo: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := npy.OpenNPZ(cacheOf(rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := thinker.ReadBranch(z)
+		z.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]int64, len(c.FrameIndices))
+		for i, v := range c.FrameIndices {
+			want[i] = int64(v)
+		}
+		if b.T != 8 || b.TotalFrames != c.SourceFrames || c.SourceFrames < 90 || !slices.Equal(b.FrameIndices, want) {
+			t.Errorf("%s: T %d total_frames %d (episode %d) frame_indices %v, want %v", rel, b.T, b.TotalFrames, c.SourceFrames, b.FrameIndices, want)
+		}
+	}
+}
