@@ -18,14 +18,25 @@ package thinker
 // the decoder reported it) and sometimes frame_indices (the supervision's, stored as
 // float32). upstream's appender overwrites them; AppendBranch keeps their bytes under
 // "vlm_"+key instead, so nothing in the archive is lost.
+//
+// Upstream's appender also writes path and video_path (the video's path) and
+// dummy_geometry(T): identity poses and intrinsics, zero joints, unit confidences and an
+// empty lang_instruct, so that its NpzCacheDataset can load a cache of a video without
+// supervision. It overwrites those keys too, even a VLM cache's real supervision copies
+// and its path (the supervision's .hdf5, a hint the loader uses). NewBranch.Fill adds such
+// keys only where the archive lacks them; the keys it added are listed in
+// vjepa_filled_keys, so that --overwrite replaces them along with the branch.
 
 import (
 	"archive/zip"
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/thinkjepa/thinkjepa/internal/fsutil"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
@@ -45,10 +56,13 @@ const (
 	KeyTemporalStride = "temporal_stride"
 	// VLMKeyPrefix renames the VLM extractor's own frame fields when a branch is appended.
 	VLMKeyPrefix = "vlm_"
+	// KeyFilledKeys (ours) lists, as a JSON array, the NewBranch.Fill keys AppendBranch
+	// added; absent when it added none.
+	KeyFilledKeys = "vjepa_filled_keys"
 )
 
 // branchKeys are the keys AppendBranch owns, in the order it writes them.
-var branchKeys = []string{KeyFeats, KeyFrameIndices, KeyNFramesUsed, KeyTotalFrames, KeyImgs, KeyBranchProvenance}
+var branchKeys = []string{KeyFeats, KeyFrameIndices, KeyNFramesUsed, KeyTotalFrames, KeyImgs, KeyBranchProvenance, KeyFilledKeys}
 
 // Branch is the V-JEPA branch of a combined cache, decoded to float32.
 type Branch struct {
@@ -63,7 +77,21 @@ type Branch struct {
 	// TotalFrames is total_frames: −1 absent, 0 unknown (the VLM extractor's value when
 	// the decoder did not report a count).
 	TotalFrames int
+	// Layout is vjepa_provenance's layout: LayoutV2 (one latent frame per clip frame, P =
+	// a tubelet's tokens) or LayoutUpstream (pseudo-frames, P = half a tubelet's tokens);
+	// "" when the archive does not say (upstream's own appender writes no provenance).
+	Layout string
 }
+
+// Layouts of vjepa_feats, recorded in vjepa_provenance by `encode --into-cache --layout`.
+const (
+	// LayoutV2: the observed and target halves encoded separately, each tubelet repeated
+	// to its frames (model-spec §4.2): T = the clip's frames, P = Hp·Wp.
+	LayoutV2 = "v2"
+	// LayoutUpstream: upstream's add_vjepa_feats_to_qwen_cache.py, one encoder forward
+	// over all T frames reshaped to v1's pseudo-frames (model-spec §4.0): P = Hp·Wp/2.
+	LayoutUpstream = "upstream"
+)
 
 // HasBranch reports whether the archive at path holds vjepa_feats, without decoding it.
 func HasBranch(path string) (bool, error) {
@@ -156,6 +184,7 @@ func ReadBranch(z *npy.NPZ) (*Branch, error) {
 			}
 		}
 	}
+	b.Layout = branchLayout(z)
 	if z.Has(KeyNFramesUsed) {
 		if b.NFramesUsed, err = scalarInt(z, KeyNFramesUsed); err != nil {
 			return nil, err
@@ -168,6 +197,28 @@ func ReadBranch(z *npy.NPZ) (*Branch, error) {
 		}
 	}
 	return b, nil
+}
+
+// branchLayout reads the layout from vjepa_provenance ("" when absent or unparsable;
+// archives written before --layout existed describe the v2 layout in words).
+func branchLayout(z *npy.NPZ) string {
+	s, ok := readString(z, KeyBranchProvenance)
+	if !ok {
+		return ""
+	}
+	var meta struct {
+		Layout string `json:"layout"`
+	}
+	if json.Unmarshal([]byte(s), &meta) != nil {
+		return ""
+	}
+	switch {
+	case meta.Layout == LayoutV2 || meta.Layout == LayoutUpstream:
+		return meta.Layout
+	case strings.HasPrefix(meta.Layout, "encode --split-clips"):
+		return LayoutV2
+	}
+	return ""
 }
 
 // integers decodes key as integers; float arrays must hold whole numbers.
@@ -223,6 +274,16 @@ type NewBranch struct {
 	ImgH, ImgW int
 	// Provenance (JSON) is stored as vjepa_provenance.
 	Provenance string
+	// Fill are further members written only where the archive has no member of that
+	// name (upstream's path, video_path and dummy geometry); the ones written are listed
+	// in vjepa_filled_keys. Their keys must not be branch keys.
+	Fill []Member
+}
+
+// Member is one named array of an archive.
+type Member struct {
+	Key string
+	Arr *npy.Array
 }
 
 // ErrHasBranch is returned by AppendBranch for an archive that already holds
@@ -233,6 +294,7 @@ var ErrHasBranch = errors.New("already holds vjepa_feats")
 type AppendResult struct {
 	Renamed  map[string]string // VLM-side key → its new name
 	Replaced []string          // keys of an earlier V-JEPA branch that were replaced or dropped
+	Filled   []string          // NewBranch.Fill keys written (the others existed and were kept)
 }
 
 type member struct {
@@ -247,7 +309,10 @@ type member struct {
 //
 //   - An archive with vjepa_feats is refused (ErrHasBranch) unless overwrite; with
 //     overwrite, every key of the old branch (vjepa_feats, frame_indices, nframes_used,
-//     total_frames, imgs, vjepa_provenance) is dropped and the new branch written.
+//     total_frames, imgs, vjepa_provenance, and the keys vjepa_filled_keys lists) is
+//     dropped and the new branch written.
+//   - b.Fill members are written where the archive (less what was dropped) has no
+//     member of their name; existing ones are kept.
 //   - Without vjepa_feats, frame_indices/nframes_used/total_frames/imgs already present
 //     belong to the VLM cache: their members are kept under "vlm_"+key.
 //   - An archive with our v2 latents (vjepa_input_feats) is refused: every reader takes
@@ -257,7 +322,14 @@ func AppendBranch(path string, b *NewBranch, overwrite bool) (*AppendResult, err
 	if err != nil {
 		return nil, fmt.Errorf("append to %s: %w", path, err)
 	}
-	return appendMembers(path, members, overwrite)
+	fill := make([]member, 0, len(b.Fill))
+	for _, m := range b.Fill {
+		if m.Arr == nil || m.Key == "" || slices.Contains(branchKeys, m.Key) || strings.HasPrefix(m.Key, VLMKeyPrefix) {
+			return nil, fmt.Errorf("append to %s: fill member %q: empty, or a key the branch owns", path, m.Key)
+		}
+		fill = append(fill, member{m.Key, m.Arr})
+	}
+	return appendMembers(path, members, fill, overwrite)
 }
 
 func (b *NewBranch) members() ([]member, error) {
@@ -299,7 +371,7 @@ func (b *NewBranch) members() ([]member, error) {
 	return ms, nil
 }
 
-func appendMembers(path string, add []member, overwrite bool) (*AppendResult, error) {
+func appendMembers(path string, add, fill []member, overwrite bool) (*AppendResult, error) {
 	if _, err := Read(path); err != nil {
 		return nil, fmt.Errorf("append to %s: not a readable VLM cache: %w", path, err)
 	}
@@ -327,9 +399,32 @@ func appendMembers(path string, add []member, overwrite bool) (*AppendResult, er
 				res.Replaced = append(res.Replaced, k)
 			}
 		}
+		// the keys an earlier Fill added go with its branch
+		if has[KeyFilledKeys] {
+			var filled []string
+			z, err := npy.OpenNPZ(path)
+			if err == nil {
+				s, ok := readString(z, KeyFilledKeys)
+				z.Close()
+				if !ok || json.Unmarshal([]byte(s), &filled) != nil {
+					err = errors.New("not a JSON list of keys")
+				}
+			}
+			if err != nil {
+				return nil, bad(path, KeyFilledKeys, "%v", err)
+			}
+			for _, k := range filled {
+				if has[k] && !drop[k] && !strings.HasPrefix(k, VLMKeyPrefix) {
+					drop[k] = true
+					res.Replaced = append(res.Replaced, k)
+				}
+			}
+		}
 	} else {
-		if has[KeyBranchProvenance] {
-			return nil, bad(path, KeyBranchProvenance, "present without vjepa_feats; remove it or restore the features")
+		for _, k := range []string{KeyBranchProvenance, KeyFilledKeys} {
+			if has[k] {
+				return nil, bad(path, k, "present without vjepa_feats; remove it or restore the features")
+			}
 		}
 		for _, k := range []string{KeyFrameIndices, KeyNFramesUsed, KeyTotalFrames, KeyImgs} {
 			if !has[k] {
@@ -340,6 +435,20 @@ func appendMembers(path string, add []member, overwrite bool) (*AppendResult, er
 			}
 			res.Renamed[k] = VLMKeyPrefix + k
 		}
+	}
+	for _, m := range fill {
+		if has[m.name] && !drop[m.name] {
+			continue
+		}
+		add = append(add, m)
+		res.Filled = append(res.Filled, m.name)
+	}
+	if len(res.Filled) > 0 {
+		js, err := json.Marshal(res.Filled)
+		if err != nil {
+			return nil, err
+		}
+		add = append(add, member{KeyFilledKeys, npy.FromString(string(js))})
 	}
 	err = fsutil.WriteAtomic(path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)

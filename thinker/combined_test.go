@@ -245,7 +245,7 @@ func TestAppendFailureLeavesOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms = append(ms, member{"broken", &npy.Array{DType: npy.Float32, Shape: []int{1000}, Raw: make([]byte, 8)}})
-	if _, err := appendMembers(path, ms, false); err == nil || !strings.Contains(err.Error(), "left unchanged") || !strings.Contains(err.Error(), "broken") {
+	if _, err := appendMembers(path, ms, nil, false); err == nil || !strings.Contains(err.Error(), "left unchanged") || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("error %v", err)
 	}
 	if now, _ := os.ReadFile(path); !bytes.Equal(now, whole) {
@@ -394,5 +394,97 @@ func TestReadBranchChecks(t *testing.T) {
 				t.Errorf("%s: error %q does not mention %q", tc.name, err, part)
 			}
 		}
+	}
+}
+
+// Fill members (upstream's path, video_path, dummy geometry) are added only where the
+// cache lacks them: a VLM cache's real supervision and path stay byte for byte. The
+// added keys are listed in vjepa_filled_keys and replaced with the branch on overwrite;
+// the provenance's layout reads back.
+func TestAppendBranchFill(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ep7.npz")
+	sup := npy.FromFloat32(vals(4*52*3, 7), 4, 52, 3)
+	writeQwenCache(t, path, member{"path", npy.FromString("/data/ep7.hdf5")}, member{"xyz_world", sup})
+	before, _ := rawMembers(t, path)
+	fill := func(T int) []Member {
+		return []Member{
+			{"path", npy.FromString("/videos/ep7.mp4")},
+			{"video_path", npy.FromString("/videos/ep7.mp4")},
+			{"xyz_world", npy.FromFloat32(make([]float32, T*3), T, 1, 3)},
+			{"cam_ext", npy.FromFloat32(make([]float32, T*16), T, 4, 4)},
+		}
+	}
+	b := testBranch(4, 3, 2)
+	b.Provenance = `{"layout": "upstream"}`
+	b.Fill = fill(4)
+	res, err := AppendBranch(path, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Filled, []string{"video_path", "cam_ext"}) {
+		t.Errorf("filled %v", res.Filled)
+	}
+	after, _ := rawMembers(t, path)
+	for _, k := range []string{"path.npy", "xyz_world.npy"} {
+		if !bytes.Equal(after[k].raw, before[k].raw) {
+			t.Errorf("%s not kept byte for byte", k)
+		}
+	}
+	z, err := npy.OpenNPZ(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := readString(z, KeyFilledKeys)
+	vp, _ := readString(z, "video_path")
+	ce, _ := z.Get("cam_ext")
+	br, err := ReadBranch(z)
+	z.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != `["video_path","cam_ext"]` || vp != "/videos/ep7.mp4" || !slices.Equal(ce.Shape, []int{4, 4, 4}) || br.Layout != LayoutUpstream {
+		t.Errorf("filled keys %q video_path %q cam_ext %v layout %q", s, vp, ce.Shape, br.Layout)
+	}
+
+	// overwrite with another T: the filled keys follow the new branch, the real ones stay
+	b2 := testBranch(6, 3, 2)
+	b2.Provenance = `{"layout": "v2"}`
+	b2.Fill = fill(6)
+	res, err = AppendBranch(path, b2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(res.Replaced)
+	if !slices.Equal(res.Filled, []string{"video_path", "cam_ext"}) || !slices.Contains(res.Replaced, "cam_ext") || !slices.Contains(res.Replaced, "video_path") || slices.Contains(res.Replaced, "path") {
+		t.Errorf("overwrite: filled %v replaced %v", res.Filled, res.Replaced)
+	}
+	again, _ := rawMembers(t, path)
+	for _, k := range []string{"path.npy", "xyz_world.npy", "vlm_old.npy"} {
+		if !bytes.Equal(again[k].raw, before[k].raw) {
+			t.Errorf("%s changed by overwrite", k)
+		}
+	}
+	z, _ = npy.OpenNPZ(path)
+	ce, _ = z.Get("cam_ext")
+	br, err = ReadBranch(z)
+	z.Close()
+	if err != nil || !slices.Equal(ce.Shape, []int{6, 4, 4}) || br.Layout != LayoutV2 {
+		t.Errorf("after overwrite: cam_ext %v layout %q err %v", ce.Shape, br.Layout, err)
+	}
+	if _, err := Read(path); err != nil {
+		t.Errorf("Read: %v", err)
+	}
+
+	// a fill member may not take a key of the branch; a stale key list is refused
+	b3 := testBranch(4, 3, 2)
+	b3.Fill = []Member{{KeyImgs, npy.FromUint8([]uint8{1}, 1)}}
+	if _, err := AppendBranch(path, b3, true); err == nil || !strings.Contains(err.Error(), "imgs") {
+		t.Errorf("fill with a branch key: %v", err)
+	}
+	stale := filepath.Join(dir, "stale.npz")
+	writeQwenCache(t, stale, member{KeyFilledKeys, npy.FromString(`["cam_ext"]`)})
+	if _, err := AppendBranch(stale, testBranch(4, 3, 2), false); err == nil || !strings.Contains(err.Error(), KeyFilledKeys) {
+		t.Errorf("stale %s: %v", KeyFilledKeys, err)
 	}
 }
