@@ -40,7 +40,7 @@ func init() {
 			crop := fs.Bool("crop", false, "V-JEPA 2 eval transform: short side 292, centre crop 256 (default)")
 			squash := fs.Bool("squash", false, "resize frames directly to the crop size (ThinkJEPA v1 decode)")
 			fs.BoolVar(&o.split, "split-clips", false, "encode the observed and target halves separately (ThinkJEPA v2 layout) and write an .npz with vjepa_input_feats, vjepa_target_feats")
-			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode)")
+			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode); with --layout upstream from every input, default 48 as upstream's --num_frames")
 			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist (with --into-cache: replace the vjepa_feats of caches that have them)")
 			fs.StringVar(&o.intoCache, "into-cache", "", "append the features to the existing VLM cache archives (.npz) under this folder instead of writing --out, "+
 				"as upstream's add_vjepa_feats_to_qwen_cache.py: vjepa_feats [T,P,D] (the --split-clips encoding, each tubelet repeated to its frames), "+
@@ -48,6 +48,9 @@ func init() {
 				"_L8_nf32_res256_new16_s0of1 suffix dropped, same subfolder first); every existing key is kept byte for byte")
 			fs.BoolVar(&o.fp32, "fp32", false, "with --into-cache: store vjepa_feats as float32 (default float16, as upstream)")
 			fs.BoolVar(&o.noImgs, "no-imgs", false, "with --into-cache: do not store the sampled frames as imgs (upstream's NpzCacheDataset requires them)")
+			fs.StringVar(&o.layout, "layout", layoutV2, "with --into-cache: vjepa_feats layout: v2 ([T,P,D] one latent frame per clip frame, the --split-clips encoding with each tubelet repeated), "+
+				"or upstream (add_vjepa_feats_to_qwen_cache.py: --frames (default 48) linspace frames over the whole input, decoded squashed to 256×256, one encoder forward, "+
+				"reshaped to v1's pseudo-frames of half a tubelet's tokens [T,Hp·Wp/2,D], plus its path, video_path and dummy geometry where the cache lacks them)")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -62,6 +65,15 @@ func init() {
 					return usageErrorf("--out and --into-cache exclude each other (--into-cache rewrites the caches in place)")
 				case o.intoCache == "" && (o.fp32 || o.noImgs):
 					return usageErrorf("--fp32 and --no-imgs apply to --into-cache only")
+				case o.layout != layoutV2 && o.layout != layoutUpstream:
+					return usageErrorf("--layout must be %s or %s, got %q", layoutV2, layoutUpstream, o.layout)
+				case o.layout == layoutUpstream && o.intoCache == "":
+					return usageErrorf("--layout applies to --into-cache only")
+				case o.layout == layoutUpstream && (*squash || o.noPre):
+					return usageErrorf("--layout upstream fixes the preprocessing (frames squashed to 256×256, short side 292, centre crop): --squash and --no-preprocess do not apply")
+				}
+				if o.layout == layoutUpstream && !flagSet(fs, "frames") {
+					o.frames = upstreamNumFrames
 				}
 				if *crop && *squash {
 					return usageErrorf("--crop and --squash exclude each other")
@@ -91,6 +103,7 @@ type encodeOpts struct {
 	mode                    jepa.ResizeMode
 	intoCache               string // folder of VLM caches to append to
 	fp32, noImgs            bool   // --into-cache storage
+	layout                  string // --into-cache: layoutV2 or layoutUpstream
 }
 
 // encodeItem is one input and where its features go.
@@ -184,6 +197,8 @@ type loadedClip struct {
 	frames       []uint8
 	fh, fw       int
 	sourceFrames int
+	// videoPath is the video the frames came from (the input itself for frame files).
+	videoPath string
 }
 
 func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
@@ -196,6 +211,8 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 	var idx []int
 	src := 0
 	mode := o.mode
+	upstream := o.intoCache != "" && o.layout == layoutUpstream
+	video := it.src
 	switch {
 	case it.episode != nil || ext == ".hdf5" || ext == ".h5":
 		ep := data.EpisodeFromPath(it.src)
@@ -209,11 +226,20 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 			side := crop * 256 / 224
 			vo = data.VideoOptions{W: side, H: side, Crop: true}
 		}
-		c, err := data.LoadClip(ep, data.Episode64{T: o.frames}, data.LoadOptions{Video: vo})
+		var s data.Sampler = data.Episode64{T: o.frames}
+		if upstream {
+			// read_video_clip: decord's VideoReader(width=height=decode_size) squashes
+			// the whole frame; the transform below then resizes and crops it
+			vo = data.VideoOptions{W: upstreamDecodeSize, H: upstreamDecodeSize}
+			s = upstreamSampler{T: o.frames}
+		}
+		c, err := data.LoadClip(ep, s, data.LoadOptions{Video: vo})
 		if err != nil {
 			return nil, err
 		}
 		frames, T, H, W, past, idx, src = c.Frames, c.T, c.H, c.W, c.Past, c.FrameIndices, c.SourceFrames
+		video = ep.Video
+		upstream = false // sampled and decoded already
 	case ext == ".npz":
 		c, err := data.ReadClipNPZ(it.src)
 		if err != nil {
@@ -257,6 +283,14 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 	default:
 		return nil, fmt.Errorf("%s: unknown input type %q (want .hdf5, .npz, .npy or a manifest .json)", it.src, ext)
 	}
+	if upstream {
+		// a frames file is the video: upstream's frame selection over its frames
+		if H != W {
+			return nil, fmt.Errorf("%s: %d×%d frames; --layout upstream needs square frames (upstream decodes every video squashed to --decode_size², 256²)", it.src, H, W)
+		}
+		frames, idx, src = upstreamSelect(frames, T, H*W*3, idx, o.frames)
+		T, past = o.frames, 0
+	}
 	v, err := jepa.Preprocess(frames, T, H, W, crop, mode)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", it.src, err)
@@ -264,7 +298,7 @@ func loadInput(it encodeItem, o encodeOpts, crop int) (*loadedClip, error) {
 	if past <= 0 {
 		past = T / 2
 	}
-	return &loadedClip{video: v, T: T, H: crop, W: crop, past: past, frameIndex: idx, frames: frames, fh: H, fw: W, sourceFrames: src}, nil
+	return &loadedClip{video: v, T: T, H: crop, W: crop, past: past, frameIndex: idx, frames: frames, fh: H, fw: W, sourceFrames: src, videoPath: video}, nil
 }
 
 // sliceFrames takes frames [t0,t1) of a [C,T,H,W] clip.
@@ -434,7 +468,7 @@ func forwardBatch(e nn.Engine, enc *jepa.Encoder, items []encodeItem, clips []*l
 		if c == nil {
 			continue
 		}
-		if o.split || o.intoCache != "" {
+		if o.split || (o.intoCache != "" && o.layout != layoutUpstream) {
 			if c.past <= 0 || c.past >= c.T {
 				return nil, fmt.Errorf("%s: cannot split %d frames at %d", items[i].src, c.T, c.past)
 			}

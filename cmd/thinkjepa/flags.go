@@ -190,3 +190,10 @@ func addNoJointCheckFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("no-joint-check", false, "Ego-Exo4D: keep joints that fail the official bone-length/joint-angle plausibility check "+
 		"(joint_dist_angle_check; on by default)")
 }
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
