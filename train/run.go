@@ -203,7 +203,11 @@ func (rc *RunConfig) Complete(ds *FileSet) error {
 		if *field == 0 {
 			*field = v
 		} else if *field != v {
-			return fmt.Errorf("run config: predictor %s = %d but the data has %d", name, *field, v)
+			hint := ""
+			if name == "tokens_per_frame" {
+				hint = tokensHint(v, *field)
+			}
+			return fmt.Errorf("run config: predictor %s = %d but the data has %d%s", name, *field, v, hint)
 		}
 		return nil
 	}

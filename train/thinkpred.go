@@ -69,10 +69,32 @@ func (t *ThinkPred) NumBlocks() int { return t.P.Cfg.Depth }
 func (t *ThinkPred) checkBatch(Tc, Tf, P int) error {
 	cfg := t.P.Cfg
 	if Tc != cfg.ContextFrames() || Tf != cfg.TargetFrames() || P != cfg.TokensPerFrame {
-		return fmt.Errorf("batch has %d context + %d predicted frames × %d tokens, the predictor is built for %d+%d × %d",
-			Tc, Tf, P, cfg.ContextFrames(), cfg.TargetFrames(), cfg.TokensPerFrame)
+		return fmt.Errorf("batch has %d context + %d predicted frames × %d tokens, the predictor is built for %d+%d × %d%s",
+			Tc, Tf, P, cfg.ContextFrames(), cfg.TargetFrames(), cfg.TokensPerFrame, tokensHint(P, cfg.TokensPerFrame))
 	}
 	return nil
+}
+
+// tokensHint explains latents whose tokens per frame P differ from the model's: most
+// likely the other latent layout. Upstream's combined caches (add_vjepa_feats_to_qwen_
+// cache.py, `encode --into-cache --layout upstream`) and v1's released caches hold
+// pseudo-frames of half a tubelet's tokens (P = Hp·Wp/2, 128 at 256 px); ours
+// (`encode --split-clips`, `--into-cache --layout v2`, v2 caches) one latent frame per
+// clip frame with a whole tubelet's tokens (P = Hp·Wp, 256).
+func tokensHint(have, want int) string {
+	if have == want {
+		return ""
+	}
+	s := fmt.Sprintf(": the latents have P = %d tokens per frame, the model takes P = %d", have, want)
+	switch {
+	case 2*have == want:
+		s += " (these look like upstream's pseudo-frames of half a tubelet, `encode --into-cache --layout upstream` or v1 caches, and the model like whole-tubelet frames, --layout v2 or --split-clips)"
+	case have == 2*want:
+		s += " (these look like whole-tubelet frames, --layout v2 or --split-clips, and the model like upstream's pseudo-frames of half a tubelet, --layout upstream or v1 caches)"
+	default:
+		s += " (another encoder resolution or patch size, or the other layout: upstream's pseudo-frames hold half a tubelet's tokens, --layout v2 a whole tubelet's)"
+	}
+	return s + "; encode the latents in the layout and with the encoder the model was trained on"
 }
 
 type thinkPass struct {

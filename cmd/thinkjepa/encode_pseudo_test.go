@@ -13,8 +13,10 @@ import (
 
 	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/data"
+	"github.com/thinkjepa/thinkjepa/eval/predfile"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/thinker"
+	"github.com/thinkjepa/thinkjepa/train"
 )
 
 // The pseudo-frame reshape on a hand-built case: tubelet 2, a 4×2 grid, 4 frames, so 2
@@ -171,12 +173,8 @@ type pseudoFixture struct {
 func newPseudoFixture(t *testing.T) *pseudoFixture {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "enc16.json")
-	os.WriteFile(cfg, []byte(`{"kind": "vjepa_encoder", "embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_ratio": 1.0,
- "patch_size": 4, "tubelet_size": 2, "img_size": 16, "num_frames": 8, "in_chans": 3, "norm_eps": 1e-6}`), 0o644)
-	f := &pseudoFixture{dir: dir, weights: filepath.Join(dir, "enc16.safetensors"), clips: filepath.Join(dir, "clips"),
+	f := &pseudoFixture{dir: dir, weights: encoder16(t, dir), clips: filepath.Join(dir, "clips"),
 		caches: filepath.Join(dir, "caches"), clip: map[string]*data.Clip{}}
-	runOK(t, "weights", "init", "--arch", cfg, "--out", f.weights, "--seed", "3")
 	os.MkdirAll(f.clips, 0o755)
 	os.MkdirAll(f.caches, 0o755)
 	for i, id := range []string{"ep_a", "ep_b"} {
@@ -192,6 +190,17 @@ func newPseudoFixture(t *testing.T) *pseudoFixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// encoder16 writes a seeded encoder on a 16 px / patch 4 grid (4×4 tokens a tubelet).
+func encoder16(t *testing.T, dir string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "enc16.json")
+	os.WriteFile(cfg, []byte(`{"kind": "vjepa_encoder", "embed_dim": 32, "depth": 2, "num_heads": 2, "mlp_ratio": 1.0,
+ "patch_size": 4, "tubelet_size": 2, "img_size": 16, "num_frames": 8, "in_chans": 3, "norm_eps": 1e-6}`), 0o644)
+	w := filepath.Join(dir, "enc16.safetensors")
+	runOK(t, "weights", "init", "--arch", cfg, "--out", w, "--seed", "3")
+	return w
 }
 
 // copyCaches copies the fixture's caches to a new folder.
@@ -359,5 +368,117 @@ func TestEncodeIntoCacheUpstreamLayout(t *testing.T) {
 		if e := runFail(t, argv...); !strings.Contains(e, want) {
 			t.Errorf("%s: %s", args, e)
 		}
+	}
+}
+
+// Readers of upstream-layout archives: a model trained on them (P = 8 pseudo-frame
+// tokens) trains, forecasts and scores anomalies from them; a model trained on v2
+// latents (P = 16) refuses them, and the pseudo-frame model refuses v2 latents, with an
+// error that names both token counts and the layouts.
+func TestUpstreamLayoutReaders(t *testing.T) {
+	f := newPseudoFixture(t)
+	up, v2 := f.copyCaches(t, "caches_up"), f.copyCaches(t, "caches_v2")
+	runOK(t, "encode", "--weights", f.weights, "--input", f.clips, "--into-cache", up, "--layout", "upstream", "--frames", "8")
+	runOK(t, "encode", "--weights", f.weights, "--input", f.clips, "--into-cache", v2)
+	config := func(name, caches, extra string) string {
+		split := fmt.Sprintf(`{"clips": %q, "thinker": %q}`, f.clips, caches)
+		cfg := fmt.Sprintf(`{"mode": "thinkjepa", "out": %q, "train": %s, "val": %s,
+ "predictor": {"predictor_embed_dim": 16, "depth": 1, "num_heads": 2, "mlp_ratio": 2, "causal": true, "drop_rate": 0, "drop_path_rate": 0%s},
+ "film": {"hidden": 8}, "head": {"hidden": 16, "heads": 2},
+ "loop": {"seed": 1, "epochs": 1, "batch_size": 2, "head_lr": 1e-3, "pred_lr": 1e-3, "clip_norm": 5}}`, filepath.Join(f.dir, name), split, split, extra)
+		p := filepath.Join(f.dir, name+".json")
+		os.WriteFile(p, []byte(cfg), 0o644)
+		return p
+	}
+	runOK(t, "train", "--config", config("run_up", up, ""))
+	runOK(t, "train", "--config", config("run_v2", v2, ""))
+	ckUp, ckV2 := filepath.Join(f.dir, "run_up", train.BestName), filepath.Join(f.dir, "run_v2", train.BestName)
+	// a run configured for whole-tubelet frames refuses pseudo-frames
+	if e := runFail(t, "train", "--config", config("run_bad", up, `, "tokens_per_frame": 16`)); !strings.Contains(e, "P = 8 tokens per frame, the model takes P = 16") || !strings.Contains(e, "pseudo-frames") {
+		t.Errorf("train with tokens_per_frame 16 on pseudo-frames: %s", e)
+	}
+	// the pseudo-frame model reads pseudo-frame archives
+	runOK(t, "forecast", "--ckpt", ckUp, "--data", f.clips, "--thinker", up, "--out", filepath.Join(f.dir, "pred_up"))
+	runOK(t, "anomaly", "--ckpt", ckUp, "--features", up, "--thinker", up, "--out", filepath.Join(f.dir, "an_up"), "--embed", "none")
+	if pc, err := predfile.ReadDir(filepath.Join(f.dir, "pred_up")); err != nil || len(pc) != 2 {
+		t.Errorf("forecast from pseudo-frames: %d predictions, %v", len(pc), err)
+	}
+	sc, err := os.ReadFile(filepath.Join(f.dir, "an_up", train.AnomalyClipsDir, "ep_b", train.AnomalyScores))
+	if err != nil || !strings.Contains(string(sc), ",38,") {
+		t.Errorf("anomaly from pseudo-frames: %v\n%s", err, sc)
+	}
+	// the other layout's model refuses them, naming both P
+	for _, c := range []struct {
+		name, ckpt, caches, want string
+	}{
+		{"v2 model, upstream archives", ckV2, up, "P = 8 tokens per frame, the model takes P = 16"},
+		{"upstream model, v2 archives", ckUp, v2, "P = 16 tokens per frame, the model takes P = 8"},
+	} {
+		e1 := runFail(t, "forecast", "--ckpt", c.ckpt, "--data", f.clips, "--thinker", c.caches, "--out", filepath.Join(t.TempDir(), "p"))
+		e2 := runFail(t, "anomaly", "--ckpt", c.ckpt, "--features", c.caches, "--thinker", c.caches, "--out", filepath.Join(t.TempDir(), "a"), "--embed", "none")
+		for _, e := range []string{e1, e2} {
+			for _, want := range []string{c.want, "pseudo-frame", "--layout"} {
+				if !strings.Contains(e, want) {
+					t.Errorf("%s: error does not mention %q:\n%s", c.name, want, e)
+				}
+			}
+		}
+	}
+}
+
+// EgoDex episodes in the upstream layout: the video decoded squashed to 256×256 (decord's
+// VideoReader(width=height=256)) at numpy's linspace over the episode, total_frames = the
+// episode's frames, video_path = its video.
+func TestEncodeIntoCacheEpisodesUpstream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary's synthetic set")
+	}
+	_, synth := thinkjepaBin(t)
+	dir := t.TempDir()
+	var hdf5 string
+	filepath.WalkDir(synth, func(p string, d os.DirEntry, err error) error {
+		if err == nil && hdf5 == "" && filepath.Ext(p) == ".hdf5" && !strings.Contains(p, "egoexo") {
+			hdf5 = p
+		}
+		return err
+	})
+	if hdf5 == "" {
+		t.Fatal("no synthetic EgoDex episode")
+	}
+	caches := filepath.Join(dir, "caches")
+	os.MkdirAll(caches, 0o755)
+	stem := strings.TrimSuffix(filepath.Base(hdf5), ".hdf5")
+	cache := filepath.Join(caches, stem+"_L8_nf32_res256_new16_s0of1.npz")
+	writeZip(t, cache, qwenCache(1, nil))
+	runOK(t, "encode", "--weights", encoder16(t, dir), "--input", hdf5, "--into-cache", caches, "--layout", "upstream", "--frames", "8")
+	ep := data.EpisodeFromPath(hdf5)
+	c, err := data.LoadClip(ep, data.Episode64{T: 8}, data.LoadOptions{SkipVideo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	var wantIdx []int
+	for _, v := range anomaly.Linspace(c.SourceFrames-1, 8) {
+		want = append(want, int64(v))
+		wantIdx = append(wantIdx, v)
+	}
+	vf, err := data.DecodeFrames(ep.Video, wantIdx, data.VideoOptions{W: 256, H: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := npy.OpenNPZ(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	b, err := thinker.ReadBranch(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := getArr(t, z, "imgs")
+	vp, _ := getArr(t, z, "video_path").String()
+	if b.T != 8 || b.P != 8 || b.TotalFrames != c.SourceFrames || !slices.Equal(b.FrameIndices, want) || vp != ep.Video ||
+		!slices.Equal(imgs.Shape, []int{8, 256, 256, 3}) || !bytes.Equal(imgs.Raw, vf.Frames) {
+		t.Errorf("T %d P %d total %d (episode %d) idx %v (want %v) video_path %q imgs %v", b.T, b.P, b.TotalFrames, c.SourceFrames, b.FrameIndices, want, vp, imgs.Shape)
 	}
 }
