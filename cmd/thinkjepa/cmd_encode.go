@@ -43,7 +43,7 @@ func init() {
 			fs.IntVar(&o.frames, "frames", 64, "frames sampled from an episode (linspace over the whole episode); with --layout upstream from every input, default 48 as upstream's --num_frames")
 			fs.BoolVar(&o.overwrite, "overwrite", false, "re-encode inputs whose outputs exist (with --into-cache: replace the vjepa_feats of caches that have them)")
 			fs.StringVar(&o.intoCache, "into-cache", "", "append the features to the existing VLM cache archives (.npz) under this folder instead of writing --out, "+
-				"as upstream's add_vjepa_feats_to_qwen_cache.py: vjepa_feats [T,P,D] (the --split-clips encoding, each tubelet repeated to its frames), "+
+				"as upstream's add_vjepa_feats_to_qwen_cache.py: vjepa_feats [T,P,D] (in the --layout), "+
 				"imgs, frame_indices, nframes_used, total_frames; an input goes to the cache with its file stem (upstream's rule: the "+
 				"_L8_nf32_res256_new16_s0of1 suffix dropped, same subfolder first); every existing key is kept byte for byte")
 			fs.BoolVar(&o.fp32, "fp32", false, "with --into-cache: store vjepa_feats as float32 (default float16, as upstream)")
@@ -71,6 +71,8 @@ func init() {
 					return usageErrorf("--layout applies to --into-cache only")
 				case o.layout == layoutUpstream && (*squash || o.noPre):
 					return usageErrorf("--layout upstream fixes the preprocessing (frames squashed to 256×256, short side 292, centre crop): --squash and --no-preprocess do not apply")
+				case o.layout == layoutUpstream && o.split:
+					return usageErrorf("--layout upstream encodes all frames in one forward: --split-clips does not apply")
 				}
 				if o.layout == layoutUpstream && !flagSet(fs, "frames") {
 					o.frames = upstreamNumFrames

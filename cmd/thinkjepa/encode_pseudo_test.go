@@ -360,9 +360,10 @@ func TestEncodeIntoCacheUpstreamLayout(t *testing.T) {
 		t.Errorf("non-square: %s", e)
 	}
 	for args, want := range map[string]string{
-		"--layout upstream --out x.npy":                    "--layout applies to --into-cache only",
-		"--layout v1 --into-cache " + other:                "--layout must be v2 or upstream",
-		"--layout upstream --squash --into-cache " + other: "--squash and --no-preprocess do not apply",
+		"--layout upstream --out x.npy":                         "--layout applies to --into-cache only",
+		"--layout v1 --into-cache " + other:                     "--layout must be v2 or upstream",
+		"--layout upstream --squash --into-cache " + other:      "--squash and --no-preprocess do not apply",
+		"--layout upstream --split-clips --into-cache " + other: "--split-clips does not apply",
 	} {
 		argv := append([]string{"encode", "--weights", f.weights, "--input", f.clips}, strings.Fields(args)...)
 		if e := runFail(t, argv...); !strings.Contains(e, want) {
