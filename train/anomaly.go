@@ -46,6 +46,10 @@ type AnomalyOptions struct {
 	Perplexity  float64
 	Seed        uint64
 	EmbedMax    int
+	// Baseline, when set (anomaly.Baselines), scores without the predictor: frame-diff
+	// or copy-last. The windows are the checkpoint's when Ckpt is set, else Past/Future.
+	Baseline     string
+	Past, Future int
 }
 
 // Output names inside AnomalyOptions.Out.
@@ -68,21 +72,45 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 	if o.BatchSize < 1 {
 		o.BatchSize = 8
 	}
-	m, rc, err := LoadModel(e, o.Ckpt)
-	if err != nil {
-		return err
+	var m *Model
+	var rc *RunConfig
+	var win anomaly.Windows
+	switch o.Baseline {
+	case "", anomaly.BaselineFrameDiff, anomaly.BaselineCopyLast:
+	default:
+		return fmt.Errorf("unknown anomaly baseline %q (want %s)", o.Baseline, strings.Join(anomaly.Baselines, " or "))
 	}
-	if m.Layout == LayoutTrack {
-		// A track model sees every frame it re-predicts: its error is not a surprise.
-		return fmt.Errorf("%s: a track-layout model re-predicts the frames it is given; anomaly scoring needs a forecasting predictor (layout joint or future)", o.Ckpt)
+	if o.Ckpt != "" {
+		var err error
+		if m, rc, err = LoadModel(e, o.Ckpt); err != nil {
+			return err
+		}
+		if m.Layout == LayoutTrack {
+			// A track model sees every frame it re-predicts: its error is not a surprise.
+			return fmt.Errorf("%s: a track-layout model re-predicts the frames it is given; anomaly scoring needs a forecasting predictor (layout joint or future)", o.Ckpt)
+		}
+		cfg := rc.Predictor
+		if tp, ok := m.Pred.(*ThinkPred); ok {
+			cfg = tp.P.Cfg
+		}
+		win = anomaly.Windows{Past: cfg.PastFrames, Future: cfg.FutureFrames(), Stride: o.Stride}
+	} else {
+		if o.Baseline == "" {
+			return errors.New("anomaly: a checkpoint is needed to score with a predictor (or choose a baseline)")
+		}
+		win = anomaly.Windows{Past: o.Past, Future: o.Future, Stride: o.Stride}
 	}
-	cfg := rc.Predictor
-	if tp, ok := m.Pred.(*ThinkPred); ok {
-		cfg = tp.P.Cfg
-	}
-	win := anomaly.Windows{Past: cfg.PastFrames, Future: cfg.FutureFrames(), Stride: o.Stride}
 	if err := win.Check(); err != nil {
 		return fmt.Errorf("%s: %w", o.Ckpt, err)
+	}
+	if o.Baseline != "" {
+		// The baselines score raw latents and need no guidance; only the checkpoint's
+		// windows are used, so they score the same frames as its predictor.
+		m = nil
+		o.Thinker = ""
+		if o.Baseline == anomaly.BaselineFrameDiff {
+			o.Embed = "" // no per-window prediction error to embed
+		}
 	}
 	if o.Embed == "none" {
 		o.Embed = ""
@@ -95,7 +123,7 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 			return err
 		}
 	}
-	if m.Mode.Guided() && o.Thinker == "" {
+	if m != nil && m.Mode.Guided() && o.Thinker == "" {
 		return fmt.Errorf("%s: a %s model needs thinker caches (--thinker)", o.Ckpt, m.Mode)
 	}
 	ids, err := featureIDs(o.Features)
@@ -103,7 +131,7 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 		return err
 	}
 	var think *folderFiles
-	if m.Mode.Guided() {
+	if m != nil && m.Mode.Guided() {
 		if think, err = listFolder(o.Thinker); err != nil {
 			return fmt.Errorf("thinker folder: %w", err)
 		}
@@ -161,9 +189,16 @@ func Anomaly(e nn.Engine, o AnomalyOptions) error {
 			return err
 		}
 	}
-	extra := map[string]any{"checkpoint": o.Ckpt, "mode": m.Mode, "features": o.Features, "thinker": o.Thinker,
+	scorer := "eval (no dropout)"
+	mode := any(nil)
+	if m != nil {
+		mode = m.Mode
+	} else {
+		scorer = "baseline " + o.Baseline
+	}
+	extra := map[string]any{"checkpoint": o.Ckpt, "mode": mode, "predictor_mode": scorer, "features": o.Features, "thinker": o.Thinker,
 		"labels": o.Labels, "windows": map[string]int{"past": win.Past, "future": win.Future, "stride": win.EffectiveStride()},
-		"shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "predictor_mode": "eval (no dropout)", "versions": buildinfo.Get()}
+		"shard": fmt.Sprintf("%d/%d", o.Shard, o.NumShards), "versions": buildinfo.Get()}
 	if emb != nil {
 		extra["embedding"] = emb
 	}
@@ -202,7 +237,7 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 		return nil, err
 	}
 	x := lat.X
-	if m.LatentMap != nil {
+	if m != nil && m.LatentMap != nil {
 		if x, err = m.LatentMap.Apply(append([]float32(nil), x...)); err != nil {
 			return nil, fmt.Errorf("clip %s: %w", id, err)
 		}
@@ -211,8 +246,11 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 	if len(r.Starts) == 0 {
 		slog.Warn("anomaly: clip shorter than one window; no frame scored", "clip", id, "frames", lat.T, "window", win.Past+win.Future)
 	}
+	if o.Baseline == anomaly.BaselineFrameDiff {
+		return frameDiffClip(r, x, lat, win, id, labels)
+	}
 	var guide *thinker.Cache
-	if m.Mode.Guided() {
+	if m != nil && m.Mode.Guided() {
 		// <id>.npz, else the cache with the id's upstream stem (a features folder of ours
 		// beside upstream-named caches)
 		p, err := think.path(id)
@@ -233,8 +271,10 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 			ctx = append(ctx, x[s*frame:(s+win.Past)*frame]...)
 			tgt = append(tgt, x[(s+win.Past)*frame:(s+win.Past+win.Future)*frame]...)
 		}
-		pred, err := m.predictWindows(e, rc, ctx, B, win.Past, win.Future, lat.P, lat.D, guide)
-		if err != nil {
+		var pred []float32
+		if m == nil {
+			pred = anomaly.CopyLast(ctx, B, win.Past, win.Future, frame)
+		} else if pred, err = m.predictWindows(e, rc, ctx, B, win.Past, win.Future, lat.P, lat.D, guide); err != nil {
 			return nil, fmt.Errorf("clip %s: %w", id, err)
 		}
 		n := win.Future * frame
@@ -256,17 +296,49 @@ func scoreClip(e nn.Engine, m *Model, rc *RunConfig, o AnomalyOptions, win anoma
 	if r.Frame, r.Covered, err = win.FrameScores(lat.T, r.Starts, r.WindowScores); err != nil {
 		return nil, fmt.Errorf("clip %s: %w", id, err)
 	}
+	return r, addLabels(r, lat, id, labels)
+}
+
+// frameDiffClip scores a clip with the frame-difference baseline over the frames the
+// windows cover; a window's score is the mean of its target frames' scores.
+func frameDiffClip(r *anomaly.ClipResult, x []float32, lat *anomaly.ClipLatents, win anomaly.Windows, id string, labels *anomaly.LabelIndex) (*anomaly.ClipResult, error) {
+	d, err := anomaly.FrameDifference(x, lat.T, lat.P, lat.D)
+	if err != nil {
+		return nil, fmt.Errorf("clip %s: %w", id, err)
+	}
+	if _, r.Covered, err = win.FrameScores(lat.T, r.Starts, make([]float64, len(r.Starts))); err != nil {
+		return nil, fmt.Errorf("clip %s: %w", id, err)
+	}
+	r.Frame = make([]float64, lat.T)
+	for t := range r.Frame {
+		r.Frame[t] = math.NaN()
+		if r.Covered[t] {
+			r.Frame[t] = d[t]
+		}
+	}
+	for _, s := range r.Starts {
+		var sum float64
+		for t := s + win.Past; t < s+win.Past+win.Future; t++ {
+			sum += d[t]
+		}
+		r.WindowScores = append(r.WindowScores, sum/float64(win.Future))
+	}
+	return r, addLabels(r, lat, id, labels)
+}
+
+// addLabels aligns the clip's labels, if the index has a file for it.
+func addLabels(r *anomaly.ClipResult, lat *anomaly.ClipLatents, id string, labels *anomaly.LabelIndex) error {
 	if p := labels.Lookup(id); p != "" {
 		l, err := anomaly.ReadLabels(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r.Labels, r.Alignment, err = anomaly.Align(l, lat.T, lat.Source); err != nil {
-			return nil, fmt.Errorf("labels %s for clip %s: %w", p, id, err)
+			return fmt.Errorf("labels %s for clip %s: %w", p, id, err)
 		}
 		r.LabelPath = p
 	}
-	return r, nil
+	return nil
 }
 
 // predictWindows predicts the future latents [B,Tf,P,D] of B context windows of one clip

@@ -26,6 +26,7 @@ func init() {
 			h := fs.Int("height", 216, "EgoDex video height")
 			workers := fs.Int("workers", 2, "episodes generated in parallel")
 			overwrite := fs.Bool("overwrite", false, "write into a non-empty OUT")
+			anomalies := fs.Float64("anomalies", 0, "add ceil(RATE × episodes) held-out episodes with one labelled anomalous event each (jump, freeze, swap, repeat); labels in OUT/labels")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -44,6 +45,9 @@ func init() {
 				if *w < 16 || *h < 16 || *w%2 != 0 || *h%2 != 0 {
 					return usageErrorf("--width and --height must be even and ≥ 16, got %d×%d", *w, *h)
 				}
+				if !(*anomalies >= 0 && *anomalies <= 10) {
+					return usageErrorf("--anomalies must be a rate in [0, 10], got %v", *anomalies)
+				}
 				if *workers < 1 {
 					return usageErrorf("--workers must be ≥ 1, got %d", *workers)
 				}
@@ -54,11 +58,11 @@ func init() {
 					return err
 				}
 				t0 := time.Now()
-				err := synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers})
+				err := synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers, Anomalies: *anomalies})
 				if err != nil {
 					return err
 				}
-				slog.Info("synth: done", "out", *out, "episodes", *n, "egoexo_takes", *egoexo, "seed", *seed, "seconds", time.Since(t0).Seconds())
+				slog.Info("synth: done", "out", *out, "episodes", *n, "egoexo_takes", *egoexo, "seed", *seed, "anomaly_rate", *anomalies, "seconds", time.Since(t0).Seconds())
 				return nil
 			}
 		},

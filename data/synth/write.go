@@ -4,17 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/thinkjepa/thinkjepa/data"
 	"github.com/thinkjepa/thinkjepa/data/h5"
 	"github.com/thinkjepa/thinkjepa/internal/buildinfo"
 	"github.com/thinkjepa/thinkjepa/internal/fsutil"
+	"github.com/thinkjepa/thinkjepa/internal/npy"
 )
 
 // Options configures Write.
@@ -25,23 +28,50 @@ type Options struct {
 	W, H      int    // EgoDex video size (default 384×216; K is the 1920×1080 K scaled by W/1920, H/1080)
 	Workers   int    // parallel episodes (default 2)
 	TestEvery int    // every TestEvery-th episode goes to the test split (default 6)
+	// Anomalies > 0 adds ceil(Anomalies × Episodes) episodes with one labelled anomalous
+	// event each (jump, freeze, swap, repeat in turn) to the test split, after the
+	// normal ones, which stay exactly as without it; every test episode then gets a
+	// frame-label file in DIR/labels (see LabelsDir).
+	Anomalies float64 `json:"anomalies,omitempty"`
 }
+
+// LabelsDir is the folder under a synthetic set that holds the anomaly labels: one
+// <split>_<task>_<k>.npy per test episode (uint8 [N], 1 = anomalous frame), named by the
+// episode id with "/" → "_", the clip-file name scripts/demo-anomaly.sh gives each
+// episode, so `thinkjepa anomaly --labels` (and upstream's --frame_gt_dir) match them
+// by stem.
+const LabelsDir = "labels"
+
+// LabelStem is the label-file stem (and clip-file stem) of an episode id.
+func LabelStem(id string) string { return strings.ReplaceAll(id, "/", "_") }
 
 // EgoDexK is the real EgoDex intrinsic for 1920×1080 (data-spec §1.2).
 var EgoDexK = [9]float64{736.6339, 0, 960, 0, 736.6339, 540, 0, 0, 1}
 
 // Meta is written to DIR/synth.json next to the data.
 type Meta struct {
-	Options Options        `json:"options"`
-	Build   buildinfo.Info `json:"build"`
-	Note    string         `json:"note"`
+	Options Options `json:"options"`
+	// Anomalies lists the anomalous episodes and their events (with Options.Anomalies).
+	Anomalies []AnomalousEpisode `json:"anomalies,omitempty"`
+	Build     buildinfo.Info     `json:"build"`
+	Note      string             `json:"note"`
+}
+
+// AnomalousEpisode records where the events of one anomalous episode are.
+type AnomalousEpisode struct {
+	ID     string  `json:"id"` // episode id (<split>/<task>/<k>)
+	Frames int     `json:"frames"`
+	Events []Event `json:"events"`
 }
 
 type job struct {
 	k, idx int
 	split  string
 	spec   Spec
+	events []Event
 }
+
+func (j job) id() string { return j.split + "/" + j.spec.Task + "/" + strconv.Itoa(j.k) }
 
 // Write generates the synthetic set under dir: dir/<split>/<task>/<k>.hdf5 + .mp4 and, if
 // o.EgoExo > 0, dir/egoexo4d/… in the Ego-Exo4D layout.
@@ -54,6 +84,9 @@ func Write(dir string, o Options) error {
 	}
 	if o.TestEvery <= 0 {
 		o.TestEvery = 6
+	}
+	if !(o.Anomalies >= 0 && o.Anomalies <= 10) { // also NaN
+		return fmt.Errorf("synth: anomaly rate %v, want 0 ≤ rate ≤ 10", o.Anomalies)
 	}
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		return fmt.Errorf("synth: ffmpeg not found on PATH (needed to encode MP4): %w", err)
@@ -71,6 +104,26 @@ func Write(dir string, o Options) error {
 		jobs = append(jobs, job{k: counters[key], idx: i, split: split, spec: RandomSpec(rng, task)})
 		counters[key]++
 	}
+	// Anomalous episodes draw from their own stream, so the normal episodes and the
+	// Ego-Exo4D takes are the same with and without them.
+	var anomalous []AnomalousEpisode
+	if o.Anomalies > 0 {
+		arng := rand.New(rand.NewPCG(o.Seed, 0xa40a1))
+		na := int(math.Ceil(o.Anomalies * float64(o.Episodes)))
+		for i := 0; i < na; i++ {
+			task := Tasks[i%len(Tasks)]
+			key := "test/" + task
+			spec := RandomSpec(arng, task)
+			ev, err := RandomEvent(arng, EventKinds[(i/len(Tasks))%len(EventKinds)], spec.N)
+			if err != nil {
+				return err
+			}
+			j := job{k: counters[key], idx: o.Episodes + i, split: "test", spec: spec, events: []Event{ev}}
+			counters[key]++
+			jobs = append(jobs, j)
+			anomalous = append(anomalous, AnomalousEpisode{ID: j.id(), Frames: spec.N, Events: j.events})
+		}
+	}
 	cam := Camera{W: o.W, H: o.H, Fx: EgoDexK[0] * float64(o.W) / 1920, Fy: EgoDexK[4] * float64(o.H) / 1080,
 		Cx: EgoDexK[2] * float64(o.W) / 1920, Cy: EgoDexK[5] * float64(o.H) / 1080}
 	if err := runParallel(len(jobs), o.Workers, func(i int) error {
@@ -79,7 +132,23 @@ func Write(dir string, o Options) error {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-		return writeEgoDexEpisode(filepath.Join(d, strconv.Itoa(j.k)), Generate(j.spec), cam, j.idx)
+		m := Generate(j.spec)
+		for _, ev := range j.events {
+			if err := ev.Apply(m); err != nil {
+				return fmt.Errorf("episode %s: %w", j.id(), err)
+			}
+		}
+		if err := writeEgoDexEpisode(filepath.Join(d, strconv.Itoa(j.k)), m, cam, j.idx); err != nil {
+			return err
+		}
+		if o.Anomalies > 0 && j.split == "test" {
+			ld := filepath.Join(dir, LabelsDir)
+			if err := os.MkdirAll(ld, 0o755); err != nil {
+				return err
+			}
+			return writeNPYAtomic(filepath.Join(ld, LabelStem(j.id())+".npy"), npy.FromUint8(Labels(j.spec.N, j.events), j.spec.N))
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -88,9 +157,17 @@ func Write(dir string, o Options) error {
 			return err
 		}
 	}
-	b, _ := json.MarshalIndent(Meta{Options: o, Build: buildinfo.Get(),
+	b, _ := json.MarshalIndent(Meta{Options: o, Anomalies: anomalous, Build: buildinfo.Get(),
 		Note: "synthetic EgoDex layout; video W×H with K = the 1920×1080 EgoDex K scaled by W/1920, H/1080"}, "", "  ")
 	return fsutil.WriteFileAtomic(filepath.Join(dir, "synth.json"), append(b, '\n'))
+}
+
+func writeNPYAtomic(path string, a *npy.Array) error {
+	var b bytes.Buffer
+	if err := npy.Write(&b, a); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return fsutil.WriteFileAtomic(path, b.Bytes())
 }
 
 func runParallel(n, workers int, fn func(int) error) error {
