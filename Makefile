@@ -12,8 +12,9 @@ DEB_PKGS  := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools f
 DEB_REF   := python3-torch
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR  ?= demo-out
+DEMO_ANOMALY_DIR ?= demo-anomaly-out
 
-.PHONY: all deps deps-ref build test demo bench lint clean purego ptx cuda-check gpu-bundle fuzz
+.PHONY: all deps deps-ref build test demo demo-anomaly bench lint clean purego ptx cuda-check gpu-bundle fuzz
 
 all: build
 
@@ -49,6 +50,10 @@ fuzz:
 demo: build
 	THINKJEPA_BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) ./scripts/demo.sh
 
+# The second demo: latent anomaly detection on synthetic episodes with labelled events.
+demo-anomaly: build
+	THINKJEPA_BIN=$(BIN) DEMO_DIR=$(DEMO_ANOMALY_DIR) ./scripts/demo-anomaly.sh
+
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
@@ -57,7 +62,7 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin $(DEMO_DIR)
+	rm -rf bin $(DEMO_DIR) $(DEMO_ANOMALY_DIR)
 
 # ---- CUDA (nn/cuda) ----
 # The CUDA 11.8 pieces come from Debian's contrib/non-free, fetched into a cache directory

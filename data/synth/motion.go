@@ -266,13 +266,19 @@ func Generate(s Spec) *Motion {
 		for _, k := range active {
 			act = act.add(hs[k].wrist)
 		}
-		act = act.mul(1 / float64(len(active)))
-		eye := s.Head.add(vec{0.02 * math.Sin(2*math.Pi*tf*0.7+s.Sway[0]), 0.01 * math.Sin(2*math.Pi*tf*0.9+s.Sway[1]), 0.015 * math.Sin(2*math.Pi*tf*0.5)})
-		look := lerp(vec{0, tableY, -0.5}, act, 0.45)
-		m.Cam = append(m.Cam, lookAt(eye, look))
+		m.Cam = append(m.Cam, headCamera(s, tf, act.mul(1/float64(len(active)))))
 	}
 	m.fillConf()
 	return m
+}
+
+// headCamera is the head camera at episode time tf (0…1) when the active hands' mean
+// wrist is at act: the head sways slowly about its base position and the gaze follows a
+// blend of the table centre and the hands.
+func headCamera(s Spec, tf float64, act vec) [16]float64 {
+	eye := s.Head.add(vec{0.02 * math.Sin(2*math.Pi*tf*0.7+s.Sway[0]), 0.01 * math.Sin(2*math.Pi*tf*0.9+s.Sway[1]), 0.015 * math.Sin(2*math.Pi*tf*0.5)})
+	look := lerp(vec{0, tableY, -0.5}, act, 0.45)
+	return lookAt(eye, look)
 }
 
 // lookAt builds world←camera with OpenCV axes: z toward target, x right, y down.
