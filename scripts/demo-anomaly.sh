@@ -13,15 +13,19 @@ SEED=${DEMO_SEED:-42}
 EPOCHS=${DEMO_EPOCHS:-30}
 PAST=${DEMO_PAST:-16}
 FUTURE=${DEMO_FUTURE:-16}
+EPISODES=${DEMO_EPISODES:-192}
+RATE=${DEMO_ANOMALY_RATE:-0.125}
 mkdir -p "$OUT"
 "$BIN" version
 t0=$(date +%s)
 
-# Data: the built-in synthetic set plus ceil(0.25 × 96) = 24 held-out episodes with one
-# anomalous event each (object jump, hand freeze, swapped frames, a stalled frame; labels
-# in $OUT/synth/labels, one .npy per held-out episode, all-zero for the normal ones).
+# Data: the built-in synthetic set (192 episodes: 162 training, 30 held out) plus
+# ceil(0.125 × 192) = 24 held-out episodes with one anomalous event each (6 each of: the
+# held object jumps with the hands, the hands freeze, two runs of frames swapped, a
+# stalled frame; labels in $OUT/synth/labels, one .npy per held-out episode, all-zero for
+# the normal ones).
 if [ ! -f "$OUT/synth/synth.json" ]; then
-  "$BIN" synth --out "$OUT/synth" --episodes "${DEMO_EPISODES:-96}" --egoexo 0 --seed 1 --anomalies 0.25
+  "$BIN" synth --out "$OUT/synth" --episodes "$EPISODES" --egoexo 0 --seed 1 --anomalies "$RATE"
 fi
 "$BIN" data split --method official --out "$OUT/split.json" --overwrite "$OUT/synth"
 
