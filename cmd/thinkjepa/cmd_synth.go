@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/thinkjepa/thinkjepa/data/synth"
@@ -26,6 +28,7 @@ func init() {
 			h := fs.Int("height", 216, "EgoDex video height")
 			workers := fs.Int("workers", 2, "episodes generated in parallel")
 			overwrite := fs.Bool("overwrite", false, "write into a non-empty OUT")
+			kinds := fs.String("anomaly-kinds", strings.Join(synth.EventKinds, ","), "comma-separated event kinds the anomalous episodes cycle through ("+strings.Join(synth.AllEventKinds, ", ")+")")
 			anomalies := fs.Float64("anomalies", 0, "add ceil(RATE × episodes) held-out episodes with one labelled anomalous event each (jump, freeze, swap, repeat); labels in OUT/labels")
 			return func(args []string) error {
 				if err := noArgs(args); err != nil {
@@ -48,6 +51,21 @@ func init() {
 				if !(*anomalies >= 0 && *anomalies <= 10) {
 					return usageErrorf("--anomalies must be a rate in [0, 10], got %v", *anomalies)
 				}
+				var kindList []string
+				for _, k := range strings.Split(*kinds, ",") {
+					if k = strings.TrimSpace(k); k == "" {
+						continue
+					}
+					if !slices.Contains(synth.AllEventKinds, k) {
+						return usageErrorf("--anomaly-kinds: unknown kind %q (want %s)", k, strings.Join(synth.AllEventKinds, ", "))
+					}
+					kindList = append(kindList, k)
+				}
+				if *anomalies == 0 {
+					kindList = nil // recorded in synth.json only with anomalies
+				} else if len(kindList) == 0 {
+					return usageErrorf("--anomaly-kinds is empty")
+				}
 				if *workers < 1 {
 					return usageErrorf("--workers must be ≥ 1, got %d", *workers)
 				}
@@ -58,7 +76,7 @@ func init() {
 					return err
 				}
 				t0 := time.Now()
-				err := synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers, Anomalies: *anomalies})
+				err := synth.Write(*out, synth.Options{Episodes: *n, EgoExo: *egoexo, Seed: *seed, W: *w, H: *h, Workers: *workers, Anomalies: *anomalies, AnomalyKinds: kindList})
 				if err != nil {
 					return err
 				}

@@ -23,13 +23,21 @@ const (
 	EventFreeze = "freeze"
 	// EventSwap: two adjacent runs of frames play in swapped order.
 	EventSwap = "swap"
-	// EventRepeat: the video stalls: one frame is repeated for a run of frames, then
-	// the video goes on where it would have been.
+	// EventRepeat: the video jumps back and plays a run of frames it has just shown
+	// again, then jumps forward to where it would have been.
 	EventRepeat = "repeat"
+	// EventStall: the video stalls: one frame is shown for a run of frames, then the
+	// video goes on where it would have been. Not in the default rotation: a predictor
+	// whose context fills with the stalled frame stops being surprised by it (the note in
+	// RandomEvent).
+	EventStall = "stall"
 )
 
-// EventKinds in the order anomalous episodes cycle through them.
+// EventKinds are the kinds anomalous episodes cycle through by default, in order.
 var EventKinds = []string{EventJump, EventFreeze, EventSwap, EventRepeat}
+
+// AllEventKinds are every kind RandomEvent draws.
+var AllEventKinds = []string{EventJump, EventFreeze, EventSwap, EventRepeat, EventStall}
 
 // Event is one labelled anomaly in an episode; frames [Start, End) are labelled.
 type Event struct {
@@ -74,12 +82,17 @@ func RandomEvent(rng *rand.Rand, kind string, n int) (Event, error) {
 		ev.Start = frac(0.52, 0.60)
 		ev.End = ev.Start + 2*ev.Len
 	case EventRepeat:
+		// Frames [Start, End) replay [Start−Len, Start).
+		ev.Len = max(3, frac(0.12, 0.16))
+		ev.Start = frac(0.60, 0.72)
+		ev.End = ev.Start + ev.Len
+	case EventStall:
 		ev.Len = max(3, frac(0.20, 0.26))
 		// Frames [Start, End) show frame Start−1.
 		ev.Start = frac(0.53, 0.62)
 		ev.End = ev.Start + ev.Len
 	default:
-		return Event{}, fmt.Errorf("synth: unknown anomaly kind %q (want one of %s)", kind, strings.Join(EventKinds, ", "))
+		return Event{}, fmt.Errorf("synth: unknown anomaly kind %q (want one of %s)", kind, strings.Join(AllEventKinds, ", "))
 	}
 	if ev.End > n || ev.Start < 1 {
 		return Event{}, fmt.Errorf("synth: %s event [%d,%d) does not fit an episode of %d frames", kind, ev.Start, ev.End, n)
@@ -140,8 +153,17 @@ func (ev Event) Apply(m *Motion) error {
 		}
 		m.remap(ev.Start, src)
 	case EventRepeat:
+		if ev.Start < ev.Len {
+			return fmt.Errorf("synth: repeat event at frame %d replays %d frames before it", ev.Start, ev.Len)
+		}
+		src := make([]int, 0, ev.Len)
+		for t := ev.Start - ev.Len; t < ev.Start; t++ {
+			src = append(src, t)
+		}
+		m.remap(ev.Start, src)
+	case EventStall:
 		if ev.Start < 1 {
-			return fmt.Errorf("synth: repeat event at frame 0 has no frame to repeat")
+			return fmt.Errorf("synth: stall event at frame 0 has no frame to repeat")
 		}
 		src := make([]int, ev.End-ev.Start)
 		for k := range src {

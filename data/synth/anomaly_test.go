@@ -23,7 +23,7 @@ func sameFrame(a, b *Motion, i, j int) bool {
 func TestEventsApply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, task := range Tasks {
-		for _, kind := range EventKinds {
+		for _, kind := range AllEventKinds {
 			for rep := 0; rep < 5; rep++ {
 				s := RandomSpec(rng, task)
 				ev, err := RandomEvent(rng, kind, s.N)
@@ -99,11 +99,19 @@ func TestEventsApply(t *testing.T) {
 						}
 					}
 				case EventRepeat:
-					for i := ev.Start; i < ev.End; i++ {
-						if !sameFrame(m, orig, i, ev.Start-1) {
-							t.Fatalf("%s repeat: frame %d does not repeat frame %d", task, i, ev.Start-1)
+					for k := 0; k < ev.Len; k++ {
+						if !sameFrame(m, orig, ev.Start+k, ev.Start-ev.Len+k) {
+							t.Fatalf("%s repeat: frame %d is not a replay of %d", task, ev.Start+k, ev.Start-ev.Len+k)
 						}
 					}
+				case EventStall:
+					for i := ev.Start; i < ev.End; i++ {
+						if !sameFrame(m, orig, i, ev.Start-1) {
+							t.Fatalf("%s stall: frame %d does not show frame %d", task, i, ev.Start-1)
+						}
+					}
+				default:
+					t.Fatalf("kind %s is not checked", kind)
 				}
 			}
 		}
@@ -112,7 +120,7 @@ func TestEventsApply(t *testing.T) {
 		t.Error("an unknown kind was accepted")
 	}
 	m := Generate(RandomSpec(rng, TaskWipe))
-	for _, ev := range []Event{{Kind: EventJump, Start: 10, End: m.Spec.N + 1, Len: 3}, {Kind: EventRepeat, Start: 0, End: 7, Len: 7}, {Kind: EventSwap, Start: 10, End: 15, Len: 2}} {
+	for _, ev := range []Event{{Kind: EventJump, Start: 10, End: m.Spec.N + 1, Len: 3}, {Kind: EventRepeat, Start: 4, End: 9, Len: 5}, {Kind: EventStall, Start: 0, End: 7, Len: 7}, {Kind: EventSwap, Start: 10, End: 15, Len: 2}} {
 		if err := ev.Apply(m); err == nil {
 			t.Errorf("%+v was applied to an episode of %d frames", ev, m.Spec.N)
 		}
@@ -194,6 +202,26 @@ func TestWriteAnomalies(t *testing.T) {
 		if f.N != a.Frames {
 			t.Errorf("%s: %d pose frames, %d recorded", a.ID, f.N, a.Frames)
 		}
+	}
+	// The kinds cycle as asked (one per round of the three tasks).
+	kd := t.TempDir()
+	if err := Write(kd, Options{Episodes: 6, Seed: 9, W: 96, H: 54, TestEvery: 1, Anomalies: 1, AnomalyKinds: []string{EventStall, EventSwap}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err = os.ReadFile(filepath.Join(kd, "synth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta = Meta{}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range meta.Anomalies {
+		got = append(got, a.Events[0].Kind)
+	}
+	if want := []string{"stall", "stall", "stall", "swap", "swap", "swap"}; !slices.Equal(got, want) {
+		t.Errorf("event kinds %v, want %v", got, want)
 	}
 	if err := Write(t.TempDir(), Options{Episodes: 1, Anomalies: math.NaN()}); err == nil {
 		t.Error("a NaN anomaly rate was accepted")

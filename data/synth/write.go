@@ -33,6 +33,9 @@ type Options struct {
 	// normal ones, which stay exactly as without it; every test episode then gets a
 	// frame-label file in DIR/labels (see LabelsDir).
 	Anomalies float64 `json:"anomalies,omitempty"`
+	// AnomalyKinds are the event kinds the anomalous episodes cycle through (default
+	// EventKinds).
+	AnomalyKinds []string `json:"anomaly_kinds,omitempty"`
 }
 
 // LabelsDir is the folder under a synthetic set that holds the anomaly labels: one
@@ -110,11 +113,14 @@ func Write(dir string, o Options) error {
 	if o.Anomalies > 0 {
 		arng := rand.New(rand.NewPCG(o.Seed, 0xa40a1))
 		na := int(math.Ceil(o.Anomalies * float64(o.Episodes)))
+		if len(o.AnomalyKinds) == 0 {
+			o.AnomalyKinds = EventKinds
+		}
 		for i := 0; i < na; i++ {
 			task := Tasks[i%len(Tasks)]
 			key := "test/" + task
 			spec := RandomSpec(arng, task)
-			ev, err := RandomEvent(arng, EventKinds[(i/len(Tasks))%len(EventKinds)], spec.N)
+			ev, err := RandomEvent(arng, o.AnomalyKinds[(i/len(Tasks))%len(o.AnomalyKinds)], spec.N)
 			if err != nil {
 				return err
 			}
