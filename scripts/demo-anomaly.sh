@@ -118,6 +118,8 @@ def auc(s, l):  # upstream's rule: ties get their average 1-based rank
             r[o[k]] = (i + 1 + j + 1) / 2
         i = j + 1
     P = sum(l); N = len(l) - P
+    if P == 0 or N == 0:
+        return float("nan")  # undefined without both classes
     return (sum(r[i] for i in range(len(l)) if l[i]) - P * (P + 1) / 2) / (P * N)
 
 def frames(name):
@@ -148,6 +150,8 @@ for label, name in names:
                 sc += [x for x, _ in v]; lb += [y for _, y in v]
         per.append(auc(sc, lb))
     a, ap = s["roc_auc"], s["average_precision"]
+    if a is None or ap is None:
+        sys.exit("%s: ROC AUC undefined (no anomalous or no normal frames scored)" % name)
     res[name] = (a, ap)
     print("| %s | %.3f | %.3f | %s |" % (label, a, ap, " | ".join("%.3f" % x for x in per)))
 pos = json.load(open(os.path.join(out, "scores", names[0][1], "summary.json")))
