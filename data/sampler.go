@@ -2,7 +2,8 @@ package data
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 )
 
 // Sampler chooses which source frames of an n-frame episode form a clip.
@@ -13,8 +14,9 @@ type Sampler interface {
 	Name() string
 }
 
-// Episode64 is ThinkJEPA's sampler: T (64) indices floor(linspace(0, n-1, T)) over the
-// whole episode; past = the first T/2 (data-spec §3.1).
+// Episode64 is ThinkJEPA's sampler: T (64) indices np.linspace(0, n−1, T).astype(int64)
+// over the whole episode, NumPy's rule (i·((n−1)/(T−1)) in float64, truncated; not always
+// the exact floor, see package linspace); past = the first T/2 (data-spec §3.1).
 type Episode64 struct{ T int }
 
 func (s Episode64) t() int {
@@ -38,16 +40,7 @@ func (s Episode64) Indices(n int) ([]int, int, error) {
 	if n < 1 {
 		return nil, 0, fmt.Errorf("sampler %s: episode has %d frames, expected at least 1", s.Name(), n)
 	}
-	idx := make([]int, T)
-	for i := range idx {
-		if T == 1 {
-			break
-		}
-		// floor of numpy's linspace value; the small epsilon guards against x.9999 rounding.
-		v := float64(i) * float64(n-1) / float64(T-1)
-		idx[i] = int(math.Floor(v + 1e-9))
-	}
-	return idx, T / 2, nil
+	return linspace.Ints(n-1, T), T / 2, nil
 }
 
 // Window is a T-frame window of frames start, start+stride, …; past = first T/2.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/internal/buildinfo"
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/jepa"
 	"github.com/thinkjepa/thinkjepa/thinker"
@@ -325,9 +326,9 @@ const (
 	layoutUpstream = thinker.LayoutUpstream
 )
 
-// upstreamSampler is uniform_frame_indices: np.linspace(0, n−1, T, dtype=np.int64).
-// data.Episode64 floors the exact quotient instead (an epsilon against x.9999), which for
-// some lengths (n = 154, T = 64, …) is one frame later than numpy.
+// upstreamSampler is uniform_frame_indices: np.linspace(0, n−1, T, dtype=np.int64), the
+// same indices as data.Episode64 (both are package linspace); it keeps its own name and
+// its error for T < 1 (Episode64 takes T ≤ 0 as 64).
 type upstreamSampler struct{ T int }
 
 func (s upstreamSampler) Name() string { return fmt.Sprintf("upstream-linspace%d", s.T) }
@@ -339,7 +340,7 @@ func (s upstreamSampler) Indices(n int) ([]int, int, error) {
 	if s.T < 1 {
 		return nil, 0, fmt.Errorf("sampler %s: --frames must be positive", s.Name())
 	}
-	return anomaly.Linspace(n-1, s.T), s.T / 2, nil
+	return linspace.Ints(n-1, s.T), s.T / 2, nil
 }
 
 // upstreamSelect applies upstream's frame selection to a frames file ([T][frame bytes]

@@ -14,6 +14,7 @@ import (
 	"github.com/thinkjepa/thinkjepa/anomaly"
 	"github.com/thinkjepa/thinkjepa/data"
 	"github.com/thinkjepa/thinkjepa/eval/predfile"
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/thinker"
 	"github.com/thinkjepa/thinkjepa/train"
@@ -66,15 +67,28 @@ func TestPseudoFramesTokenOrder(t *testing.T) {
 }
 
 // upstream's frame selection is numpy's linspace(0, n−1, T, dtype=int64): i·((n−1)/(T−1))
-// in float64, truncated. That is not always the exact floor data.Episode64 takes: at
-// n = 154, T = 64, frame 21 is 21·(153/63) = 50.99999999999999 → 50 in numpy, 51 exactly.
+// in float64, truncated. That is not always the exact floor: at n = 154, T = 64, frame 21
+// is 21·(153/63) = 50.99999999999999 → 50 in numpy, 51 exactly. data.Episode64 (episode64,
+// np.linspace(...).astype(int64) upstream) takes the same frames.
 func TestUpstreamSampler(t *testing.T) {
 	got, past, err := upstreamSampler{T: 64}.Indices(154)
 	if err != nil || past != 32 || len(got) != 64 || got[0] != 0 || got[63] != 153 || got[21] != 50 || got[22] != 53 || got[42] != 101 || got[49] != 118 {
 		t.Fatalf("indices %v past %d err %v", got, past, err)
 	}
-	if ep, _, _ := (data.Episode64{T: 64}).Indices(154); ep[21] != 51 {
-		t.Logf("data.Episode64 now agrees with numpy at n=154 (frame 21 = %d)", ep[21])
+	for _, c := range [][2]int{{154, 64}, {162, 64}, {300, 48}, {3, 6}, {1, 48}} {
+		ep, _, _ := (data.Episode64{T: c[1]}).Indices(c[0])
+		up, _, _ := (upstreamSampler{T: c[1]}).Indices(c[0])
+		if !slices.Equal(ep, up) {
+			t.Errorf("n=%d, T=%d: data.Episode64 %v, upstream %v", c[0], c[1], ep, up)
+		}
+	}
+	// anomaly.Linspace is the same rule, kept in anomaly for now: it must not drift.
+	for n := 1; n <= 2000; n++ {
+		for _, T := range []int{1, 16, 48, 64} {
+			if a, l := anomaly.Linspace(n-1, T), linspace.Ints(n-1, T); !slices.Equal(a, l) {
+				t.Fatalf("linspace(0, %d, %d): anomaly.Linspace %v, linspace.Ints %v", n-1, T, a, l)
+			}
+		}
 	}
 	if got, _, _ := (upstreamSampler{T: 6}).Indices(3); !slices.Equal(got, []int{0, 0, 0, 1, 1, 2}) {
 		t.Errorf("short video: %v", got)

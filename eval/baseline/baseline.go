@@ -100,7 +100,7 @@ func (c *Clip) frameTime(s int) float64 {
 // Extrapolate forecasts the future steps of joint positions. For each joint it uses its
 // last valid observation a; stationary repeats it, constant velocity adds
 // v·(time(t) − time(a)) with v measured against the previous valid observation at an
-// earlier source time (frame indices from floor(linspace) can repeat on short episodes).
+// earlier source time (episode64 frame indices repeat on short episodes).
 // A joint with no earlier distinct observation gets zero velocity; a joint never validly
 // observed falls back to its last observed value.
 func Extrapolate(kind Kind, c *Clip) ([][nj][3]float32, error) {

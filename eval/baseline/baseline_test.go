@@ -37,7 +37,7 @@ func TestConstantVelocityInSourceFrameTime(t *testing.T) {
 }
 
 func TestRepeatedFrameIndexAndMask(t *testing.T) {
-	// floor(linspace) on a short episode repeats indices: 0,2,2 observed, future 4.
+	// linspace on a short episode repeats indices: 0,2,2 observed, future 4.
 	c := line([]float64{0, 2, 2, 4}, 3)
 	p, err := Extrapolate(ConstantVelocity, c)
 	if err != nil {
