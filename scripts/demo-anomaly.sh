@@ -7,10 +7,11 @@
 # baselines that need no training (frame difference, copy-last) → table and goal check.
 # Every stage skips work already done, so a rerun (or a run after a kill) resumes.
 set -euo pipefail
+. "$(dirname "$0")/demo-lib.sh"
 BIN=${THINKJEPA_BIN:-bin/thinkjepa}
 OUT=${DEMO_DIR:-demo-anomaly-out}
 SEED=${DEMO_SEED:-42}
-EPOCHS=${DEMO_EPOCHS:-40}
+EPOCHS=${DEMO_EPOCHS:-50}
 PAST=${DEMO_PAST:-16}
 FUTURE=${DEMO_FUTURE:-16}
 EPISODES=${DEMO_EPISODES:-192}
@@ -68,22 +69,8 @@ run_json() { # run_json MODE
           "clip_norm": 5, "clip_per_group": true}}
 JSON
 }
-mkdir -p "$OUT/runs"
 echo "training ThinkJEPA and JEPA-only predictors (task latent_anomaly, seed $SEED, $EPOCHS epochs, one core each; logs: $OUT/runs/*-s$SEED.log)"
-pids=()
-for m in thinkjepa jepa-only; do
-  run_json "$m" > "$OUT/runs/$m-s$SEED.json"
-  GOMAXPROCS=1 OPENBLAS_NUM_THREADS=1 "$BIN" train --config "$OUT/runs/$m-s$SEED.json" > "$OUT/runs/$m-s$SEED.log" 2>&1 &
-  pids+=($!)
-done
-for i in 0 1; do
-  if ! wait "${pids[$i]}"; then
-    m=$([ "$i" = 0 ] && echo thinkjepa || echo jepa-only)
-    echo "training $m failed; the end of $OUT/runs/$m-s$SEED.log:" >&2
-    tail -5 "$OUT/runs/$m-s$SEED.log" >&2
-    exit 1
-  fi
-done
+train_pair
 t_train=$(date +%s)
 
 # Score the held-out episodes: both predictors (eval mode), then the baselines over the

@@ -5,6 +5,7 @@
 # here) → train ThinkJEPA and JEPA-only → forecast → baselines → eval → report.
 # Every stage skips work already done, so a rerun (or a run after a kill) resumes.
 set -euo pipefail
+. "$(dirname "$0")/demo-lib.sh"
 BIN=${THINKJEPA_BIN:-bin/thinkjepa}
 OUT=${DEMO_DIR:-demo-out}
 mkdir -p "$OUT"
@@ -73,22 +74,8 @@ run_json() { # run_json MODE → a run config for this seed
           "pred_lr": 5e-3, "film_lr": 3e-3, "clip_norm": 5, "clip_per_group": true}}
 JSON
 }
-mkdir -p "$OUT/runs"
 echo "training ThinkJEPA and JEPA-only (seed $SEED, $EPOCHS epochs, one core each; logs: $OUT/runs/*-s$SEED.log)"
-pids=()
-for m in thinkjepa jepa-only; do
-  run_json "$m" > "$OUT/runs/$m-s$SEED.json"
-  GOMAXPROCS=1 OPENBLAS_NUM_THREADS=1 "$BIN" train --config "$OUT/runs/$m-s$SEED.json" > "$OUT/runs/$m-s$SEED.log" 2>&1 &
-  pids+=($!)
-done
-for i in 0 1; do
-  if ! wait "${pids[$i]}"; then
-    m=$([ "$i" = 0 ] && echo thinkjepa || echo jepa-only)
-    echo "training $m failed; the end of $OUT/runs/$m-s$SEED.log:" >&2
-    tail -5 "$OUT/runs/$m-s$SEED.log" >&2
-    exit 1
-  fi
-done
+train_pair
 
 # Forecast the held-out split with both models, and the two classical baselines.
 for m in thinkjepa jepa-only; do
