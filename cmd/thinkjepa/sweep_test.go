@@ -101,6 +101,9 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"synth", "--out", f("syn"), "--egoexo", "-1"}, "--egoexo must be ≥ 0"},
 		{[]string{"synth", "--out", f("syn"), "--workers", "0"}, "--workers must be ≥ 1"},
 		{[]string{"synth", "--out", synth}, "already holds a synthetic set"},
+		{[]string{"synth", "--out", f("syn"), "--anomalies", "-0.5"}, "--anomalies must be a rate in [0, 10]"},
+		{[]string{"synth", "--out", f("syn"), "--anomalies", "0.1", "--anomaly-kinds", "jump,wobble"}, `unknown kind "wobble"`},
+		{[]string{"synth", "--out", f("syn"), "--anomalies", "0.1", "--anomaly-kinds", " , "}, "--anomaly-kinds is empty"},
 
 		{[]string{"encode", "--input", f("clips"), "--out", f("feats")}, "--weights is required"},
 		{[]string{"encode", "--weights", f("missing"), "--input", f("clips"), "--out", f("feats")}, "missing: no such file"},
@@ -152,6 +155,9 @@ func TestBadInputSweep(t *testing.T) {
 		{[]string{"forecast", "--ckpt", f("enc.safetensors"), "--data", f("clips"), "--out", f("p"), "--batch", "0"}, "--batch must be ≥ 1"},
 
 		{[]string{"anomaly", "--features", f("clips"), "--out", f("an")}, "--ckpt is required"},
+		{[]string{"anomaly", "--baseline", "mean", "--features", f("clips"), "--out", f("an")}, `--baseline must be frame-diff or copy-last, got "mean"`},
+		{[]string{"anomaly", "--baseline", "frame-diff", "--features", f("clips"), "--out", f("an")}, "--baseline without --ckpt needs --past and --future ≥ 1"},
+		{[]string{"anomaly", "--baseline", "frame-diff", "--ckpt", f("enc.safetensors"), "--past", "4", "--features", f("clips"), "--out", f("an")}, "--past/--future are taken from --ckpt"},
 		{[]string{"anomaly", "--ckpt", f("missing"), "--features", f("clips"), "--out", f("an")}, "missing"},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an")}, "enc.safetensors: not a thinkjepa training checkpoint"},
 		{[]string{"anomaly", "--ckpt", f("enc.safetensors"), "--features", f("clips"), "--out", f("an"), "--fpr", "1"}, "--fpr must be in [0, 1)"},
