@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 )
 
@@ -444,26 +445,8 @@ func Align(labels []bool, T int, frameIndices []int64) ([]bool, Alignment, error
 		return append([]bool(nil), labels...), AlignExact, nil
 	}
 	out := make([]bool, T)
-	for t, i := range Linspace(len(labels)-1, T) {
+	for t, i := range linspace.Ints(len(labels)-1, T) {
 		out[t] = labels[i]
 	}
 	return out, AlignLinspace, nil
-}
-
-// Linspace is numpy.linspace(0, last, n).astype(int64): n points from 0 to last
-// inclusive, computed as i·step in float64 and truncated, the last one exactly last.
-func Linspace(last, n int) []int {
-	out := make([]int, n)
-	if n <= 0 {
-		return nil
-	}
-	if n == 1 {
-		return out // linspace(0, last, 1) == [0]
-	}
-	step := float64(last) / float64(n-1)
-	for i := range out {
-		out[i] = int(float64(i) * step)
-	}
-	out[n-1] = last
-	return out
 }

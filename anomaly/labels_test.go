@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"errors"
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -254,21 +255,21 @@ func TestAlign(t *testing.T) {
 
 // NumPy's linspace(...).astype(int64) values, including a point that lands just below an
 // integer in floating point (i=49 of linspace(0, 2, 99) is 0.9999999999999999 → 0).
-func TestLinspace(t *testing.T) {
-	if got := Linspace(4, 8); !reflect.DeepEqual(got, []int{0, 0, 1, 1, 2, 2, 3, 4}) {
+func TestAlignLinspaceRule(t *testing.T) {
+	if got := linspace.Ints(4, 8); !reflect.DeepEqual(got, []int{0, 0, 1, 1, 2, 2, 3, 4}) {
 		t.Errorf("linspace(0,4,8) = %v", got)
 	}
-	if got := Linspace(0, 4); !reflect.DeepEqual(got, []int{0, 0, 0, 0}) {
+	if got := linspace.Ints(0, 4); !reflect.DeepEqual(got, []int{0, 0, 0, 0}) {
 		t.Errorf("linspace(0,0,4) = %v", got)
 	}
-	if got := Linspace(2, 1); !reflect.DeepEqual(got, []int{0}) {
+	if got := linspace.Ints(2, 1); !reflect.DeepEqual(got, []int{0}) {
 		t.Errorf("linspace(0,2,1) = %v", got)
 	}
-	got := Linspace(2, 99)
+	got := linspace.Ints(2, 99)
 	if got[49] != 0 || got[50] != 1 || got[98] != 2 {
 		t.Errorf("linspace(0,2,99)[49:51] = %v, [98] = %d; want 0 1, 2", got[49:51], got[98])
 	}
-	if got := Linspace(99, 64); got[7] != 11 || got[63] != 99 {
+	if got := linspace.Ints(99, 64); got[7] != 11 || got[63] != 99 {
 		t.Errorf("linspace(0,99,64)[7] = %d, [63] = %d; want 11, 99", got[7], got[63])
 	}
 }

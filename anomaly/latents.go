@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/thinkjepa/thinkjepa/internal/linspace"
 	"github.com/thinkjepa/thinkjepa/internal/npy"
 	"github.com/thinkjepa/thinkjepa/thinker"
 )
@@ -84,7 +85,7 @@ func ReadClipLatents(path string) (*ClipLatents, error) {
 		c.Source = b.FrameIndices
 		if c.Source == nil && b.TotalFrames > 0 {
 			// upstream's NpzCacheDataset fallback; total_frames 0 means unknown
-			for _, f := range Linspace(b.TotalFrames-1, c.T) {
+			for _, f := range linspace.Ints(b.TotalFrames-1, c.T) {
 				c.Source = append(c.Source, int64(f))
 			}
 		}

@@ -82,14 +82,6 @@ func TestUpstreamSampler(t *testing.T) {
 			t.Errorf("n=%d, T=%d: data.Episode64 %v, upstream %v", c[0], c[1], ep, up)
 		}
 	}
-	// anomaly.Linspace is the same rule, kept in anomaly for now: it must not drift.
-	for n := 1; n <= 2000; n++ {
-		for _, T := range []int{1, 16, 48, 64} {
-			if a, l := anomaly.Linspace(n-1, T), linspace.Ints(n-1, T); !slices.Equal(a, l) {
-				t.Fatalf("linspace(0, %d, %d): anomaly.Linspace %v, linspace.Ints %v", n-1, T, a, l)
-			}
-		}
-	}
 	if got, _, _ := (upstreamSampler{T: 6}).Indices(3); !slices.Equal(got, []int{0, 0, 0, 1, 1, 2}) {
 		t.Errorf("short video: %v", got)
 	}
@@ -473,7 +465,7 @@ func TestEncodeIntoCacheEpisodesUpstream(t *testing.T) {
 	}
 	var want []int64
 	var wantIdx []int
-	for _, v := range anomaly.Linspace(c.SourceFrames-1, 8) {
+	for _, v := range linspace.Ints(c.SourceFrames-1, 8) {
 		want = append(want, int64(v))
 		wantIdx = append(wantIdx, v)
 	}
