@@ -201,18 +201,7 @@ func TestAnomalyStage(t *testing.T) {
 // scores with its own windows.
 func TestLatentAnomalyTask(t *testing.T) {
 	dir := t.TempDir()
-	rc := toyRun(t, dir, ModeThinkJEPA, 3)
-	raw, _ := json.Marshal(rc)
-	var m map[string]any
-	json.Unmarshal(raw, &m)
-	m["task"] = "latent_anomaly"
-	m["anomaly"] = map[string]int{"past": 3, "future": 2, "stride": 1}
-	delete(m, "layout")
-	raw, _ = json.Marshal(m)
-	rc, err := ParseRunConfig(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := latentAnomalyRun(t, dir, ModeThinkJEPA, 3)
 	if rc.Layout != LayoutFuture || !rc.Loop.LatentOnly || rc.Data.Windows.Past != 3 {
 		t.Fatalf("parsed: layout %s latent-only %v windows %+v", rc.Layout, rc.Loop.LatentOnly, rc.Data.Windows)
 	}
